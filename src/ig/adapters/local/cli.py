@@ -1,0 +1,37 @@
+"""``ig``: the local command line. ``ig serve`` runs the whole service on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from ig.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ig", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run ig locally: API, queue consumer and sweeper")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument("--data-dir", type=Path, default=Path(".ig"), help="where all state is kept")
+    serve.add_argument("--sweep-interval", type=float, default=30.0, help="seconds between sweeper runs")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ig.adapters.local.runtime import LocalRuntime
+
+    runtime = LocalRuntime(
+        args.data_dir, Settings.from_mapping(os.environ), sweep_interval=args.sweep_interval
+    )
+    try:
+        asyncio.run(runtime.serve(args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

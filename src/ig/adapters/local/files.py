@@ -1,0 +1,63 @@
+"""The ``BlobStore`` port on a directory: one file per key plus a small JSON sidecar for its
+content type and metadata. Writes go to a temporary file renamed into place, so a crash never
+leaves a half-written blob under a real key."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from pathlib import Path
+
+from ig.ports import StoredBlob
+
+CHUNK = 64 * 1024
+
+
+class FileBlobStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, key: str) -> Path:
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"bad blob key {key!r}")
+        return self.root / key
+
+    async def put(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, metadata: Mapping[str, str]
+    ) -> None:
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        try:
+            with partial.open("wb") as out:
+                async for chunk in chunks:
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            meta = path.with_name(path.name + ".meta.json")
+            meta.write_text(json.dumps({"content_type": content_type, "metadata": dict(metadata)}))
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    async def get(self, key: str) -> StoredBlob | None:
+        path = self.path_for(key)
+        try:
+            size = path.stat().st_size
+            meta = json.loads(path.with_name(path.name + ".meta.json").read_text())
+        except FileNotFoundError:
+            return None
+        return StoredBlob(key=key, size=size, content_type=meta["content_type"], body=path)
+
+    async def iter_bytes(self, blob: StoredBlob) -> AsyncIterator[bytes]:
+        with open(blob.body, "rb") as source:
+            while chunk := source.read(CHUNK):
+                yield chunk
+
+    async def delete(self, key: str) -> None:
+        path = self.path_for(key)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".meta.json").unlink(missing_ok=True)

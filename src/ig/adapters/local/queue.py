@@ -1,0 +1,132 @@
+"""A durable queue in SQLite with Cloudflare Queues' semantics: at-least-once delivery in
+batches, per-message ack or retry with a delay, ``attempts`` counted from 1, and after
+``max_retries`` retries a message moves to the dead-letter queue, which is consumed too.
+
+A message being handled is leased; a lease left by a process that died is released when the
+next process starts, so a crash redelivers instead of losing work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ig.consumer import Ack, Decision, Retry
+from ig.settings import DEAD_LETTER_QUEUE, JOBS_QUEUE
+
+log = logging.getLogger("ig.queue")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    visible_at REAL NOT NULL,
+    leased INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (leased, visible_at);
+"""
+
+MessageHandler = Callable[[str, Any, int], Awaitable[Decision]]
+
+
+class SqliteQueue:
+    def __init__(self, path: str | Path, *, queue: str = JOBS_QUEUE, max_retries: int = 5) -> None:
+        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA busy_timeout = 5000")
+        self._conn.executescript(SCHEMA)
+        self.queue = queue
+        self.max_retries = max_retries
+        self._wake = asyncio.Event()
+
+    async def send(self, body: Mapping[str, Any], *, delay_seconds: int = 0) -> None:
+        self._insert(self.queue, json.dumps(dict(body)), delay_seconds)
+        self._wake.set()
+
+    def _insert(self, queue: str, body: str, delay_seconds: float) -> None:
+        now = time.time()
+        self._conn.execute(
+            "INSERT INTO messages (queue, body, visible_at, created_at) VALUES (?, ?, ?, ?)",
+            (queue, body, now + max(0.0, delay_seconds), now),
+        )
+
+    def release_leases(self) -> int:
+        """Make messages leased by a previous (dead) process deliverable again."""
+        return self._conn.execute("UPDATE messages SET leased = 0 WHERE leased = 1").rowcount
+
+    def pending(self, queue: str | None = None) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM messages WHERE queue = coalesce(?, queue)", (queue,)
+        ).fetchone()
+        return row[0]
+
+    def _claim(self, limit: int) -> list[tuple[int, str, str, int]]:
+        now = time.time()
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._conn.execute(
+                "SELECT id, queue, body, attempts FROM messages WHERE leased = 0 AND visible_at <= ?"
+                " ORDER BY visible_at, id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            self._conn.executemany(
+                "UPDATE messages SET leased = 1, attempts = attempts + 1 WHERE id = ?",
+                [(r[0],) for r in rows],
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return [(r[0], r[1], r[2], r[3] + 1) for r in rows]
+
+    def _settle(self, message_id: int, queue: str, body: str, attempts: int, decision: Decision) -> None:
+        if isinstance(decision, Ack):
+            self._conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+        elif attempts > self.max_retries:
+            # Out of retries: to the dead-letter queue (a dead letter that fails is dropped, as
+            # Cloudflare does for a DLQ without its own DLQ).
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            if queue != DEAD_LETTER_QUEUE:
+                self._insert(DEAD_LETTER_QUEUE, body, 0)
+            self._conn.execute("COMMIT")
+        else:
+            self._conn.execute(
+                "UPDATE messages SET leased = 0, visible_at = ? WHERE id = ?",
+                (time.time() + decision.delay_seconds, message_id),
+            )
+
+    async def consume_once(self, handler: MessageHandler, batch_size: int = 10) -> int:
+        """Deliver one batch; return how many messages it held."""
+        batch = self._claim(batch_size)
+        for message_id, queue, body, attempts in batch:
+            try:
+                decision = await handler(queue, json.loads(body), attempts)
+            except Exception:  # the handler should not raise; if it does, retry like workerd would
+                log.exception("queue handler raised on message %s", message_id)
+
+                decision = Retry(1)
+            self._settle(message_id, queue, body, attempts, decision)
+        return len(batch)
+
+    async def run(self, handler: MessageHandler, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
+        while not stop.is_set():
+            handled = await self.consume_once(handler)
+            if handled:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+            except TimeoutError:
+                pass
+
+    def close(self) -> None:
+        self._conn.close()

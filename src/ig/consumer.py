@@ -1,0 +1,134 @@
+"""The completion consumer: one function that handles one queue message and says whether to
+ack it or retry it later. Both runtimes (Cloudflare Queues, the local SQLite queue) call it per
+message and apply the answer. Every message is safe to handle twice."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ig import jobs, runware
+from ig.deps import Deps, isoformat
+from ig.errors import MediaRefused
+from ig.events import event_body, mark_processed, record_reply
+from ig.ingest import ingest
+from ig.providers import Outcome, classify
+from ig.settings import DEAD_LETTER_QUEUE
+from ig.submission import attempt_submit, backoff_seconds, provider_for, start_polling, task_for
+
+POLL_DELAYS = (2, 3, 5, 8, 13, 20, 30)
+"""Seconds between getResponse polls when there are no webhooks: quick first, then every 30 s."""
+
+
+@dataclass(frozen=True)
+class Ack:
+    pass
+
+
+@dataclass(frozen=True)
+class Retry:
+    delay_seconds: int
+
+
+Decision = Ack | Retry
+
+
+async def handle_message(deps: Deps, queue: str, body: Any, attempts: int) -> Decision:
+    """Handle one message; never raises. Unexpected errors are logged with the job id, noted on
+    the job, and the message is retried with backoff until the queue dead-letters it."""
+    if not isinstance(body, dict) or not isinstance(body.get("job_id"), str):
+        deps.log.error("dropping a malformed queue message: %r", body)
+        return Ack()
+    job_id = body["job_id"]
+    try:
+        if queue == DEAD_LETTER_QUEUE:
+            await dead_letter(deps, body)
+        elif body.get("type") == "submit":
+            await resubmit(deps, job_id)
+        elif body.get("type") == "event":
+            await process_event(deps, job_id, str(body.get("event_id")))
+        elif body.get("type") == "poll":
+            await poll(deps, job_id, int(body.get("seq", 0)))
+        else:
+            deps.log.error("job %s: dropping a queue message of unknown type %r", job_id, body.get("type"))
+        return Ack()
+    except MediaRefused as exc:
+        deps.log.warning("job %s: %s", job_id, exc.detail)
+        await jobs.fail_job(deps.db, job_id, {"code": exc.code, "message": exc.detail}, deps.now())
+        return Ack()
+    except Exception as exc:  # noqa: BLE001 - every failure is logged, recorded and retried
+        deps.log.exception("job %s: %s message failed (attempt %d)", job_id, body.get("type"), attempts)
+        error = {"code": "processing_error", "message": f"{type(exc).__name__}: {exc}", "attempts": attempts}
+        try:
+            await jobs.note_error(deps.db, job_id, error, deps.now())
+        except Exception:  # noqa: BLE001 - the database itself may be what failed
+            deps.log.exception("job %s: could not record the error", job_id)
+        return Retry(backoff_seconds(attempts, cap=600))
+
+
+async def resubmit(deps: Deps, job_id: str) -> None:
+    job = await jobs.load_job(deps.db, job_id)
+    if job is not None and job["status"] == jobs.JobStatus.QUEUED:
+        await attempt_submit(deps, job)
+
+
+async def process_event(deps: Deps, job_id: str, event_id: str) -> None:
+    job = await jobs.load_job(deps.db, job_id)
+    event = await deps.db.first(
+        "SELECT * FROM provider_events WHERE id = ?1 AND job_id = ?2", [event_id, job_id]
+    )
+    if job is None or event is None or event["processed_at"] is not None:
+        return
+    envelope = runware.parse_envelope(await event_body(deps, event))
+    await ingest(deps, job, envelope, event_id, event["received_at"])
+    await _note_activity(deps, job_id)
+    await mark_processed(deps, event_id)
+
+
+async def poll(deps: Deps, job_id: str, seq: int) -> None:
+    """One getResponse link. A message whose sequence number is not the job's current one is a
+    duplicate or was superseded by the sweeper, and does nothing."""
+    job = await jobs.load_job(deps.db, job_id)
+    if job is None or jobs.is_terminal(job) or job["poll_seq"] != seq:
+        return
+    provider = provider_for(job["provider"], deps)
+
+    reply = await provider.get_response(task_for(job))
+    outcome, info = classify(reply)
+    if reply.status is not None:
+        event = await record_reply(deps, job_id, "poll", reply)
+        if outcome is not Outcome.TRANSIENT:
+            envelope = runware.parse_envelope(reply.body)
+            await ingest(deps, job, envelope, event["id"], event["received_at"])
+            await mark_processed(deps, event["id"])
+    if info is not None and outcome is Outcome.TRANSIENT:
+        await jobs.note_error(deps.db, job_id, info.to_json(), deps.now())
+    job = await jobs.load_job(deps.db, job_id)
+    if job is None or jobs.is_terminal(job):
+        return
+    if not job["webhook_token"]:
+        # Polling is how this job completes: keep the chain going.
+        await start_polling(deps, job_id, POLL_DELAYS[min(seq, len(POLL_DELAYS) - 1)])
+
+
+async def dead_letter(deps: Deps, body: dict[str, Any]) -> None:
+    """A message the consumer gave up on: fail its job with the last error it recorded."""
+    job = await jobs.load_job(deps.db, body["job_id"])
+    if job is None or jobs.is_terminal(job):
+        return
+    last = json.loads(job["last_error"]) if job["last_error"] else None
+    error = {
+        "code": "dead_lettered",
+        "message": f"ig gave up on a {body.get('type')} step after repeated failures",
+        "last_error": last,
+    }
+    await jobs.fail_job(deps.db, job["id"], error, deps.now())
+    deps.log.error("job %s failed: %s message dead-lettered (%s)", job["id"], body.get("type"), last)
+
+
+async def _note_activity(deps: Deps, job_id: str) -> None:
+    moment = deps.clock()
+    next_check = isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds))
+    await deps.db.run(jobs.NOTE_ACTIVITY, [job_id, next_check, isoformat(moment)])

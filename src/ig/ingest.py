@@ -1,0 +1,165 @@
+"""Turning provider results into artifacts: each result is recorded once, each of its outputs is
+streamed into the blob store under a key derived from (job, result, output), and the artifact
+rows, the result's stored mark and the job's completion commit in one batch. Running any of
+this twice (duplicate webhooks, redelivered messages) changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ig import jobs, media, runware
+from ig.deps import Deps
+from ig.errors import MediaRefused
+from ig.mock import MOCK_SCHEME
+from ig.ports import Row, Statement
+from ig.providers import decode_inline
+from ig.submission import provider_for
+
+ARTIFACT_NAMESPACE = uuid.UUID("9f1c2d4e-8b7a-4c3d-a1e2-3f4b5c6d7e8f")
+
+INSERT_RESULT = """
+INSERT INTO results (job_id, result_key, raw, seed, cost, nsfw, event_id, received_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (job_id, result_key) DO NOTHING
+"""
+SELECT_RESULT = "SELECT stored_at FROM results WHERE job_id = ?1 AND result_key = ?2"
+SELECT_ARTIFACT_ID = "SELECT id FROM artifacts WHERE id = ?1"
+INSERT_ARTIFACT = """
+INSERT INTO artifacts (id, job_id, result_key, output_name, kind, content_type, size, sha256, blob_key,
+                       source_url, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+ON CONFLICT DO NOTHING
+"""
+INHERIT_TAGS = (
+    "INSERT OR IGNORE INTO artifact_tags (artifact_id, tag) SELECT ?1, tag FROM job_tags WHERE job_id = ?2"
+)
+MARK_STORED = "UPDATE results SET stored_at = ?3 WHERE job_id = ?1 AND result_key = ?2 AND stored_at IS NULL"
+
+
+class Digest:
+    """Counts and hashes chunks as they stream past, so nothing needs the whole blob."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            if chunk:
+                self._sha.update(chunk)
+                self.size += len(chunk)
+                yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def ingest(deps: Deps, job: Row, envelope: runware.Envelope, event_id: str, received_at: str) -> None:
+    """Record the envelope's results, store their outputs, fail the job on provider errors."""
+    for item in envelope.results:
+        if item.get("taskUUID") not in (None, job["id"]):
+            deps.log.warning("job %s: ignoring a result for task %s", job["id"], item.get("taskUUID"))
+            continue
+        key = runware.result_key(item)
+        seed = runware.result_seed(item)
+        nsfw = runware.result_nsfw(item)
+        await deps.db.run(
+            INSERT_RESULT,
+            [
+                job["id"],
+                key,
+                json.dumps(runware.slim_result(item)),
+                str(seed) if seed is not None else None,
+                runware.result_cost(item),
+                int(nsfw) if nsfw is not None else None,
+                event_id,
+                received_at,
+            ],
+        )
+        result = await deps.db.first(SELECT_RESULT, [job["id"], key])
+        if result is not None and result["stored_at"] is None:
+            await store_outputs(deps, job, key, item)
+    if envelope.errors:
+        info = runware.error_info(envelope.errors[0])
+        if await jobs.fail_job(deps.db, job["id"], info.to_json(), deps.now()):
+            deps.log.info("job %s failed: %s", job["id"], info.code)
+
+
+async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) -> None:
+    statements: list[Statement] = []
+    now = deps.now()
+    for ref in runware.outputs_of(item):
+        artifact_id = str(uuid.uuid5(ARTIFACT_NAMESPACE, f"{job['id']}/{key}/{ref.name}"))
+        if await deps.db.first(SELECT_ARTIFACT_ID, [artifact_id]) is not None:
+            continue
+        blob_key = f"artifacts/{artifact_id}"
+        chunks, declared = _open(deps, job, ref)
+        stream = chunks.__aiter__()
+        first = b""
+        async for chunk in stream:
+            if chunk:
+                first = chunk
+                break
+        kind_type = (
+            media.JSON if ref.media_hint == "json" else media.TEXT if ref.media_hint == "text" else None
+        )
+        found = kind_type or media.identify(first[:64], declared, ref.url)
+        digest = Digest(_prepend(first, stream))
+        await deps.blobs.put(
+            blob_key,
+            digest,
+            content_type=found.content_type,
+            metadata={"job_id": job["id"], "artifact_id": artifact_id, "output": ref.name},
+        )
+        kind = ref.kind_hint if found is media.OCTET_STREAM else found.kind
+        statements.append(
+            (
+                INSERT_ARTIFACT,
+                [
+                    artifact_id,
+                    job["id"],
+                    key,
+                    ref.name,
+                    kind,
+                    found.content_type,
+                    digest.size,
+                    digest.sha256,
+                    blob_key,
+                    ref.url,
+                    now,
+                ],
+            )
+        )
+        statements.append((INHERIT_TAGS, [artifact_id, job["id"]]))
+    statements.append((MARK_STORED, [job["id"], key, now]))
+    statements.append((jobs.COMPLETE_JOB, [job["id"], now]))
+    await deps.db.batch(statements)
+
+
+def _open(deps: Deps, job: Row, ref: runware.OutputRef) -> tuple[AsyncIterator[bytes], str | None]:
+    """The output's bytes as a stream, and the content type its source declares."""
+    if ref.text is not None:
+        return _one(ref.text.encode("utf-8")), None
+    if ref.inline is not None:
+        data, declared = decode_inline(ref.inline)
+        return _one(data), declared
+    assert ref.url is not None
+    if ref.url.startswith(MOCK_SCHEME) and job["provider"] != "mock":
+        raise MediaRefused("mock outputs are only accepted for mock jobs")
+    return provider_for(job["provider"], deps).open_output(ref.url), None

@@ -1,0 +1,101 @@
+"""The job record: its states, and every change to it as a guarded (compare-and-set) SQL write,
+so duplicated or reordered work can never move a job backwards."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from ig.ports import Database, Row, Statement
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"  # recorded, not yet accepted by the provider
+    SUBMITTED = "submitted"  # the provider has the task
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+OPEN_STATUSES = (JobStatus.QUEUED, JobStatus.SUBMITTED)
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+
+INSERT_JOB = """
+INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,
+                  provider_task_id, webhook_token, expected_results, created_at, deadline_at,
+                  next_check_at, updated_at)
+VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11)
+"""
+INSERT_JOB_TAGS = "INSERT OR IGNORE INTO job_tags (job_id, tag) SELECT ?1, value FROM json_each(?2)"
+SELECT_JOB = "SELECT * FROM jobs WHERE id = ?1"
+SELECT_JOB_STATUS = "SELECT status FROM jobs WHERE id = ?1"
+
+MARK_SUBMITTED = """
+UPDATE jobs SET status = 'submitted', submitted_at = ?2, updated_at = ?2, next_check_at = ?3,
+                submit_attempts = submit_attempts + 1, last_error = NULL
+WHERE id = ?1 AND status = 'queued'
+"""
+NOTE_SUBMIT_RETRY = """
+UPDATE jobs SET submit_attempts = submit_attempts + 1, last_error = ?2, updated_at = ?3, next_check_at = ?4
+WHERE id = ?1 AND status = 'queued'
+"""
+FAIL_JOB = """
+UPDATE jobs SET status = 'failed', error = ?2, completed_at = ?3, updated_at = ?3
+WHERE id = ?1 AND status IN ('queued', 'submitted')
+"""
+# Succeeds the job once every expected result is stored; a no-op until then, and after.
+COMPLETE_JOB = """
+UPDATE jobs SET status = 'succeeded', completed_at = ?2, updated_at = ?2
+WHERE id = ?1 AND status IN ('queued', 'submitted')
+  AND (SELECT count(*) FROM results WHERE job_id = ?1 AND stored_at IS NOT NULL) >= expected_results
+"""
+NOTE_ERROR = "UPDATE jobs SET last_error = ?2, updated_at = ?3 WHERE id = ?1"
+NOTE_ACTIVITY = """
+UPDATE jobs SET next_check_at = ?2, updated_at = ?3 WHERE id = ?1 AND status IN ('queued', 'submitted')
+"""
+# Claims the next link of the poll chain; zero rows changed means another message owns it.
+ADVANCE_POLL = """
+UPDATE jobs SET poll_seq = ?3, next_check_at = ?4, updated_at = ?5
+WHERE id = ?1 AND poll_seq = ?2 AND status IN ('queued', 'submitted')
+"""
+
+
+def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
+    return [
+        (
+            INSERT_JOB,
+            [
+                row["id"],
+                row["provider"],
+                row["task"],
+                row["model"],
+                json.dumps(row["params"]),
+                json.dumps(row["metadata"]),
+                row["request"],
+                json.dumps(row["provider_request"]),
+                row["webhook_token"],
+                row["expected_results"],
+                row["created_at"],
+                row["deadline_at"],
+                row["next_check_at"],
+            ],
+        ),
+        (INSERT_JOB_TAGS, [row["id"], json.dumps(tags)]),
+    ]
+
+
+async def load_job(db: Database, job_id: str) -> Row | None:
+    return await db.first(SELECT_JOB, [job_id])
+
+
+async def fail_job(db: Database, job_id: str, error: dict[str, Any], now: str) -> bool:
+    """Fail an open job with ``error``; False when it was already finished."""
+    return await db.run(FAIL_JOB, [job_id, json.dumps(error), now]) == 1
+
+
+async def note_error(db: Database, job_id: str, error: dict[str, Any], now: str) -> None:
+    await db.run(NOTE_ERROR, [job_id, json.dumps(error), now])
+
+
+def is_terminal(job: Row) -> bool:
+    return job["status"] in TERMINAL_STATUSES

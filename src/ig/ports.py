@@ -1,0 +1,91 @@
+"""The four ports through which ig's core reaches the outside world.
+
+Each runtime supplies one implementation of each: ``ig.adapters.cloudflare`` (D1, R2, Queues,
+the runtime's fetch) and ``ig.adapters.local`` (sqlite3, files, a SQLite-backed queue, httpx).
+The shapes follow D1 and R2 so the Cloudflare adapters stay thin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+Statement = tuple[str, Sequence[Any]]
+
+
+class Database(Protocol):
+    """SQLite dialect, ``?NNN`` parameters, no interactive transactions (D1 has none)."""
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    async def first(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute a write; return the number of rows changed."""
+        ...
+
+    async def batch(self, statements: Sequence[Statement]) -> list[int]:
+        """Run the statements atomically (D1's only transaction); return rows changed by each."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """A blob found in the store. ``body`` is runtime-specific (a file path locally, an R2 object
+    body on the Worker); only the runtime's web adapter and ``BlobStore.iter_bytes`` look inside."""
+
+    key: str
+    size: int
+    content_type: str
+    body: Any
+
+
+class BlobStore(Protocol):
+    async def put(
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+    ) -> None:
+        """Store the chunks under ``key``, overwriting; never holds the whole blob in memory."""
+        ...
+
+    async def get(self, key: str) -> StoredBlob | None: ...
+
+    def iter_bytes(self, blob: StoredBlob) -> AsyncIterator[bytes]: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class MessageQueue(Protocol):
+    """At-least-once delivery to ig's own consumer; bodies are small JSON objects."""
+
+    async def send(self, body: Mapping[str, Any], *, delay_seconds: int = 0) -> None: ...
+
+
+class HttpResponse(Protocol):
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+
+    def iter_bytes(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class HttpClient(Protocol):
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float = 60.0,
+    ) -> HttpResponse:
+        """Send a request without following redirects; the caller reads and closes the response.
+        Transport failures raise ``ConnectionError`` (or ``TimeoutError``)."""
+        ...

@@ -1,0 +1,86 @@
+"""Settings, read the same way from Worker vars/secrets and from local environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_RUNWARE_API_URL = "https://api.runware.ai/v1"
+DEFAULT_MEDIA_HOSTS = (".runware.ai",)
+JOBS_QUEUE = "ig-jobs"
+DEAD_LETTER_QUEUE = "ig-jobs-dlq"
+
+
+@dataclass(frozen=True)
+class Settings:
+    runware_api_key: str | None = None
+    runware_api_url: str = DEFAULT_RUNWARE_API_URL
+    public_url: str | None = None
+    """Base URL Runware can reach; when unset ig polls getResponse instead of asking for webhooks."""
+    api_token: str | None = None
+    """When set, every /v1 request needs ``Authorization: Bearer <token>``."""
+    media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS
+    """Hosts outputs may be downloaded from; ``.example.com`` admits every subdomain."""
+    job_timeout_seconds: int = 1800
+    """A job with no terminal result after this long fails with a timeout error."""
+    quiet_seconds: int = 120
+    """The sweeper polls a submitted job that has heard nothing from the provider for this long."""
+    max_webhook_bytes: int = 32 * 1024 * 1024
+    max_request_bytes: int = 1024 * 1024
+    queue_max_retries: int = 5
+    """Deliveries after the first before a message moves to the dead-letter queue (wrangler.toml)."""
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        return bool(self.public_url)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, Any] | Callable[[str], Any]) -> Settings:
+        """Build settings from ``IG_*``/``RUNWARE_*`` names; blank values count as unset."""
+        get = env if callable(env) else env.get
+
+        def text(name: str) -> str | None:
+            value = get(name)
+            if value is None:
+                return None
+            value = str(value).strip()
+            return value or None
+
+        def integer(name: str, default: int) -> int:
+            value = text(name)
+            if value is None:
+                return default
+            try:
+                return int(value)
+            except ValueError as exc:
+                raise ValueError(f"setting {name} must be an integer, got {value!r}") from exc
+
+        hosts = text("IG_MEDIA_HOSTS")
+        public_url = text("IG_PUBLIC_URL")
+        return cls(
+            runware_api_key=text("RUNWARE_API_KEY"),
+            runware_api_url=text("RUNWARE_API_URL") or DEFAULT_RUNWARE_API_URL,
+            public_url=public_url.rstrip("/") if public_url else None,
+            api_token=text("IG_API_TOKEN"),
+            media_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
+            if hosts
+            else DEFAULT_MEDIA_HOSTS,
+            job_timeout_seconds=integer("IG_JOB_TIMEOUT_SECONDS", cls.job_timeout_seconds),
+            quiet_seconds=integer("IG_QUIET_SECONDS", cls.quiet_seconds),
+            max_webhook_bytes=integer("IG_MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
+            queue_max_retries=integer("IG_QUEUE_MAX_RETRIES", cls.queue_max_retries),
+        )
+
+
+SETTING_NAMES = (
+    "RUNWARE_API_KEY",
+    "RUNWARE_API_URL",
+    "IG_PUBLIC_URL",
+    "IG_API_TOKEN",
+    "IG_MEDIA_HOSTS",
+    "IG_JOB_TIMEOUT_SECONDS",
+    "IG_QUIET_SECONDS",
+    "IG_MAX_WEBHOOK_BYTES",
+    "IG_QUEUE_MAX_RETRIES",
+)

@@ -1,0 +1,156 @@
+"""Submitting a job: validate, record it first, then send the provider one task. A resend reuses
+the job's id as taskUUID, so a submit that may have reached the provider is safe to repeat."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+from typing import Any
+
+from ig import jobs, runware
+from ig.deps import Deps, isoformat
+from ig.errors import FieldError, ProviderRejected, ValidationFailed
+from ig.events import record_reply
+from ig.mock import MockProvider
+from ig.ports import Row
+from ig.providers import Outcome, Provider, RunwareProvider, classify
+from ig.schemas import parse_job_request
+
+REDACTED = "<redacted>"
+
+
+def provider_for(name: str, deps: Deps) -> Provider:
+    if name == "mock":
+        return MockProvider()
+    return RunwareProvider(deps.http, deps.settings)
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None, cap: int = 300) -> int:
+    """Exponential backoff with jitter (2, 4, 8 ... seconds, capped), never sooner than Retry-After."""
+    base = min(cap, 2 ** max(1, attempt))
+    delay = base * random.uniform(0.8, 1.2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return max(1, round(delay))
+
+
+def _webhook_url(deps: Deps, job_id: str, token: str) -> str:
+    return f"{deps.settings.public_url}/webhooks/runware/{job_id}/{token}"
+
+
+async def submit_job(deps: Deps, raw_body: bytes) -> Row:
+    """``POST /v1/jobs``: validate (nothing is recorded or spent on bad input), record the job,
+    send the task. Returns the job row; raises ``ValidationFailed`` or ``ProviderRejected``."""
+    request = parse_job_request(raw_body)
+    provider = provider_for(request.provider, deps)
+    if provider.name == "runware" and not deps.settings.runware_api_key:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "provider",
+                    'RUNWARE_API_KEY is not configured; use provider "mock" to try ig',
+                    "unavailable",
+                )
+            ]
+        )
+    job_id = deps.new_id()
+    moment = deps.clock()
+    now = isoformat(moment)
+    token = deps.new_token() if provider.sends_webhooks and deps.settings.webhooks_enabled else None
+    task = runware.build_task(
+        task_uuid=job_id,
+        task=request.task,
+        model=request.model,
+        params=request.params,
+        webhook_url=_webhook_url(deps, job_id, token) if token else None,
+    )
+    stored_task = dict(task)
+    if token:
+        stored_task["webhookURL"] = _webhook_url(deps, job_id, REDACTED)
+    row = {
+        "id": job_id,
+        "provider": request.provider,
+        "task": request.task,
+        "model": request.model,
+        "params": request.params,
+        "metadata": request.metadata,
+        "request": raw_body.decode("utf-8"),
+        "provider_request": stored_task,
+        "webhook_token": token,
+        "expected_results": runware.expected_results(request.task, request.params),
+        "created_at": now,
+        "deadline_at": isoformat(moment + timedelta(seconds=deps.settings.job_timeout_seconds)),
+        "next_check_at": isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds)),
+    }
+    await deps.db.batch(jobs.insert_job(row, request.tags))
+    job = await jobs.load_job(deps.db, job_id)
+    assert job is not None
+    await attempt_submit(deps, job, raise_rejection=True)
+    return await jobs.load_job(deps.db, job_id) or job
+
+
+def task_for(job: Row) -> dict[str, Any]:
+    """The exact task to (re)send, with the real webhook token in place of the redaction."""
+    task = json.loads(job["provider_request"])
+    if job["webhook_token"] and "webhookURL" in task:
+        task["webhookURL"] = task["webhookURL"].replace(REDACTED, job["webhook_token"])
+    return task
+
+
+async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False) -> Outcome:
+    """Send the job's task once and record what happened. Transient failures schedule a retry
+    through the queue; rejections fail the job (and, for a fresh API call, reach the caller)."""
+    provider = provider_for(job["provider"], deps)
+    reply = await provider.submit(task_for(job))
+    now_moment = deps.clock()
+    now = isoformat(now_moment)
+    if reply.status is not None:
+        await record_reply(deps, job["id"], "submit", reply)
+    outcome, info = classify(reply)
+    if outcome is Outcome.ACCEPTED:
+        quiet = isoformat(now_moment + timedelta(seconds=deps.settings.quiet_seconds))
+        await deps.db.run(jobs.MARK_SUBMITTED, [job["id"], now, quiet])
+        if not (provider.sends_webhooks and job["webhook_token"]):
+            await start_polling(deps, job["id"], provider.first_poll_delay)
+        return outcome
+    assert info is not None
+    if outcome is Outcome.TRANSIENT:
+        attempt = job["submit_attempts"] + 1
+        delay = backoff_seconds(attempt, info.retry_after)
+        deps.log.warning(
+            "job %s: submit attempt %d failed (%s), retrying in %ds", job["id"], attempt, info.code, delay
+        )
+        next_check = isoformat(now_moment + timedelta(seconds=delay + deps.settings.quiet_seconds))
+        await deps.db.run(jobs.NOTE_SUBMIT_RETRY, [job["id"], json.dumps(info.to_json()), now, next_check])
+        await deps.queue.send({"type": "submit", "job_id": job["id"]}, delay_seconds=delay)
+        return outcome
+    await jobs.fail_job(deps.db, job["id"], info.to_json(), now)
+    if raise_rejection:
+        if runware.is_validation(info):
+            parameter = info.parameter if isinstance(info.parameter, list) else [info.parameter or "params"]
+            raise ValidationFailed(
+                [
+                    FieldError(f"params.{p}" if p != "params" else p, info.message, info.code)
+                    for p in parameter
+                ],
+                job_id=job["id"],
+                provider_error=info.to_json(),
+            )
+        raise ProviderRejected(info, job["id"])
+    return outcome
+
+
+async def start_polling(deps: Deps, job_id: str, delay: int) -> None:
+    """Begin (or restart) the getResponse chain: claim the next sequence number, then enqueue it."""
+    job = await jobs.load_job(deps.db, job_id)
+    if job is None or jobs.is_terminal(job):
+        return
+    seq = job["poll_seq"] + 1
+    moment = deps.clock()
+    next_check = isoformat(moment + timedelta(seconds=delay + deps.settings.quiet_seconds))
+    claimed = await deps.db.run(
+        jobs.ADVANCE_POLL, [job_id, job["poll_seq"], seq, next_check, isoformat(moment)]
+    )
+    if claimed:
+        await deps.queue.send({"type": "poll", "job_id": job_id, "seq": seq}, delay_seconds=delay)

@@ -1,0 +1,52 @@
+"""The sweeper, run by cron on the Worker and on a timer locally: it fails jobs past their
+deadline, asks the provider about jobs that have gone quiet (lost webhooks), and resubmits
+jobs whose submission retry was lost. All of it goes through the same queue and code paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ig import jobs
+from ig.deps import Deps, isoformat
+from ig.submission import start_polling
+
+SWEEP_BATCH = 100
+
+OVERDUE = "SELECT id FROM jobs WHERE status IN ('queued', 'submitted') AND deadline_at < ?1 LIMIT ?2"
+DUE_FOR_CHECK = (
+    "SELECT id, status FROM jobs WHERE status IN ('queued', 'submitted') AND next_check_at < ?1 LIMIT ?2"
+)
+POSTPONE_CHECK = "UPDATE jobs SET next_check_at = ?2 WHERE id = ?1 AND status = 'queued'"
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    timed_out: int
+    polled: int
+    resubmitted: int
+
+
+async def sweep(deps: Deps) -> SweepReport:
+    moment = deps.clock()
+    now = isoformat(moment)
+    timed_out = 0
+    for row in await deps.db.all(OVERDUE, [now, SWEEP_BATCH]):
+        error = {
+            "code": "timeout",
+            "message": f"no result within {deps.settings.job_timeout_seconds} seconds",
+        }
+        if await jobs.fail_job(deps.db, row["id"], error, now):
+            timed_out += 1
+            deps.log.warning("job %s timed out", row["id"])
+    polled = resubmitted = 0
+    for row in await deps.db.all(DUE_FOR_CHECK, [now, SWEEP_BATCH]):
+        if row["status"] == jobs.JobStatus.SUBMITTED:
+            await start_polling(deps, row["id"], 0)
+            polled += 1
+        else:
+            later = isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds))
+            await deps.db.run(POSTPONE_CHECK, [row["id"], later])
+            await deps.queue.send({"type": "submit", "job_id": row["id"]})
+            resubmitted += 1
+    return SweepReport(timed_out=timed_out, polled=polled, resubmitted=resubmitted)

@@ -1,0 +1,96 @@
+"""The API's JSON shapes for jobs and artifacts, read from the database in as few queries as
+possible (one for a job, one for its artifacts)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ig.ports import Database, Row
+
+ARTIFACT_COLUMNS = """
+SELECT a.id, a.job_id, a.kind, a.content_type, a.size, a.sha256, a.created_at, a.output_name, a.source_url,
+       r.seed, r.cost, r.nsfw, r.raw AS result_raw, r.received_at AS result_received_at,
+       r.stored_at AS result_stored_at,
+       j.provider, j.task, j.model, j.params, j.provider_task_id, j.created_at AS job_created_at,
+       j.submitted_at AS job_submitted_at, j.completed_at AS job_completed_at,
+       (SELECT json_group_array(t.tag) FROM artifact_tags t WHERE t.artifact_id = a.id) AS tags
+FROM artifacts a
+JOIN results r ON r.job_id = a.job_id AND r.result_key = a.result_key
+JOIN jobs j ON j.id = a.job_id
+"""
+JOB_WITH_EXTRAS = """
+SELECT j.*,
+       (SELECT json_group_array(t.tag) FROM job_tags t WHERE t.job_id = j.id) AS tags,
+       (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id) AS cost
+FROM jobs j WHERE j.id = ?1
+"""
+ARTIFACTS_OF_JOB = ARTIFACT_COLUMNS + " WHERE a.job_id = ?1 ORDER BY a.created_at, a.id"
+ARTIFACT_BY_ID = ARTIFACT_COLUMNS + " WHERE a.id = ?1"
+ARTIFACTS_BY_IDS = ARTIFACT_COLUMNS + " WHERE a.id IN (SELECT value FROM json_each(?1))"
+
+
+def _json(text: str | None, default: Any = None) -> Any:
+    return json.loads(text) if text else default
+
+
+def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "job_id": row["job_id"],
+        "kind": row["kind"],
+        "content_type": row["content_type"],
+        "size": row["size"],
+        "sha256": row["sha256"],
+        "content_url": f"{base_url}/v1/artifacts/{row['id']}/content",
+        "tags": sorted(_json(row["tags"], [])),
+        "created_at": row["created_at"],
+        "seed": int(row["seed"]) if row["seed"] is not None else None,
+        "cost": row["cost"],
+        "nsfw": bool(row["nsfw"]) if row["nsfw"] is not None else None,
+        "provenance": {
+            "provider": row["provider"],
+            "task": row["task"],
+            "model": row["model"],
+            "params": _json(row["params"], {}),
+            "provider_task_id": row["provider_task_id"],
+            "output": row["output_name"],
+            "source_url": row["source_url"],
+            "result": _json(row["result_raw"]),
+            "timings": {
+                "job_created_at": row["job_created_at"],
+                "submitted_at": row["job_submitted_at"],
+                "result_received_at": row["result_received_at"],
+                "stored_at": row["result_stored_at"],
+                "job_completed_at": row["job_completed_at"],
+            },
+        },
+    }
+
+
+def render_job(job: Row, artifacts: list[Row], base_url: str) -> dict[str, Any]:
+    return {
+        "id": job["id"],
+        "status": job["status"],
+        "provider": job["provider"],
+        "task": job["task"],
+        "model": job["model"],
+        "params": _json(job["params"], {}),
+        "tags": sorted(_json(job["tags"], [])),
+        "metadata": _json(job["metadata"], {}),
+        "provider_task_id": job["provider_task_id"],
+        "created_at": job["created_at"],
+        "submitted_at": job["submitted_at"],
+        "completed_at": job["completed_at"],
+        "cost": job["cost"],
+        "error": _json(job["error"]),
+        "expected_results": job["expected_results"],
+        "artifacts": [render_artifact(a, base_url) for a in artifacts],
+    }
+
+
+async def job_view(db: Database, job_id: str, base_url: str) -> dict[str, Any] | None:
+    job = await db.first(JOB_WITH_EXTRAS, [job_id])
+    if job is None:
+        return None
+    return render_job(job, await db.all(ARTIFACTS_OF_JOB, [job_id]), base_url)
