@@ -69,8 +69,12 @@ async def start_ig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     started: list[tuple[uvicorn.Server, asyncio.Task[Any], LocalIg]] = []
 
     async def start(
-        fake: FakeRunware | None = None, *, webhooks: bool = True, data_dir: Path | None = None,
-        sweep_interval: float = 3600, **overrides: Any,
+        fake: FakeRunware | None = None,
+        *,
+        webhooks: bool = True,
+        data_dir: Path | None = None,
+        sweep_interval: float = 3600,
+        **overrides: Any,
     ) -> LocalIg:
         sock = _bound_socket()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -147,8 +147,12 @@ class FakeRunware:
             if script and not script.accept_anyway:
                 return script.status, script.body, script.headers
             if task["taskUUID"] in self.tasks:
-                error = {"code": "conflictTaskUUID", "message": "Task UUID already exists",
-                         "taskUUID": task["taskUUID"], "taskType": task["taskType"]}
+                error = {
+                    "code": "conflictTaskUUID",
+                    "message": "Task UUID already exists",
+                    "taskUUID": task["taskUUID"],
+                    "taskType": task["taskType"],
+                }
                 return 400, {"errors": [error]}, {}
             self.tasks[task["taskUUID"]] = task
         if task.get("webhookURL") and not self.drop_webhooks:
@@ -197,8 +201,12 @@ class FakeRunware:
                     self._send(404, b"not found", "text/plain")
                     return
                 if self.headers.get("authorization") != f"Bearer {fake.api_key}":
-                    error = {"code": "invalidApiKey", "message": "Invalid API key", "parameter": "apiKey",
-                             "taskType": "authentication"}
+                    error = {
+                        "code": "invalidApiKey",
+                        "message": "Invalid API key",
+                        "parameter": "apiKey",
+                        "taskType": "authentication",
+                    }
                     self._send(401, json.dumps({"errors": [error]}).encode(), "application/json")
                     return
                 status, body, headers = fake._answer_tasks(json.loads(raw))

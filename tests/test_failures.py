@@ -34,8 +34,13 @@ async def test_bad_input_is_422_listing_every_field_and_records_nothing(start_ig
 async def test_a_runware_validation_error_is_422_naming_the_parameter_and_the_job_is_kept_failed(
     start_ig, fake_runware
 ):
-    error = {"code": "invalidParameter", "message": "width must be a multiple of 64", "parameter": "width",
-             "type": "integer", "taskType": "imageInference"}
+    error = {
+        "code": "invalidParameter",
+        "message": "width must be a multiple of 64",
+        "parameter": "width",
+        "type": "integer",
+        "taskType": "imageInference",
+    }
     fake_runware.submit_script = [SubmitScript(400, {"errors": [error]})]
     ig = await start_ig(fake_runware)
 

@@ -92,7 +92,8 @@ async def test_tag_queries_return_newest_first_and_require_every_tag(start_ig, f
     both = (await ig.client.get("/v1/artifacts", params=[("tag", "a"), ("tag", "b")])).json()
     assert {a["job_id"] for a in both["items"]} == {first} and len(both["items"]) == 2
     assert (await ig.client.get("/v1/artifacts", params=[("tag", "nope")])).json() == {
-        "items": [], "next_cursor": None,
+        "items": [],
+        "next_cursor": None,
     }
 
     page1 = (await ig.client.get("/v1/artifacts", params={"limit": 3})).json()
@@ -104,7 +105,9 @@ async def test_tag_queries_return_newest_first_and_require_every_tag(start_ig, f
 async def test_text_results_are_text_artifacts(start_ig, fake_runware):
     ig = await start_ig(fake_runware)
     job_id = (
-        await ig.submit({"task": "caption", "model": "runware:150@2", "params": {"inputs": {"image": "https://x/y.jpg"}}})
+        await ig.submit(
+            {"task": "caption", "model": "runware:150@2", "params": {"inputs": {"image": "https://x/y.jpg"}}}
+        )
     ).json()["id"]
     job = await ig.wait(job_id)
     assert job["status"] == "succeeded"
@@ -126,9 +129,13 @@ async def test_a_large_output_streams_into_the_blob_store_intact(start_ig, fake_
 
 async def test_the_mock_provider_completes_through_the_same_pipeline(start_ig):
     ig = await start_ig(None, webhooks=False)
-    body = {"provider": "mock", "task": "imageInference", "model": "mock",
-            "params": {"positivePrompt": "x", "width": 320, "height": 192, "seed": 5, "numberResults": 2},
-            "tags": ["mock"]}
+    body = {
+        "provider": "mock",
+        "task": "imageInference",
+        "model": "mock",
+        "params": {"positivePrompt": "x", "width": 320, "height": 192, "seed": 5, "numberResults": 2},
+        "tags": ["mock"],
+    }
     job = await ig.wait((await ig.submit(body)).json()["id"])
     assert job["status"] == "succeeded"
     pngs = [(await content_of(ig, a)).content for a in job["artifacts"]]

@@ -109,6 +109,4 @@ ROUTER = Router(
 
 def body_limit(path: str, deps: Deps) -> int:
     """The largest request body a route accepts; adapters stop reading past it (413)."""
-    return (
-        deps.settings.max_webhook_bytes if path.startswith("/webhooks/") else deps.settings.max_request_bytes
-    )
+    return deps.settings.max_webhook_bytes if path.startswith("/webhooks/") else deps.settings.max_request_bytes

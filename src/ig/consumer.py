@@ -76,9 +76,7 @@ async def resubmit(deps: Deps, job_id: str) -> None:
 
 async def process_event(deps: Deps, job_id: str, event_id: str) -> None:
     job = await jobs.load_job(deps.db, job_id)
-    event = await deps.db.first(
-        "SELECT * FROM provider_events WHERE id = ?1 AND job_id = ?2", [event_id, job_id]
-    )
+    event = await deps.db.first("SELECT * FROM provider_events WHERE id = ?1 AND job_id = ?2", [event_id, job_id])
     if job is None or event is None or event["processed_at"] is not None:
         return
     envelope = runware.parse_envelope(await event_body(deps, event))

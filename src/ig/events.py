@@ -39,9 +39,7 @@ async def store_event(deps: Deps, job_id: str, source: str, raw: bytes, http_sta
     inline, blob_key = raw.decode("utf-8", "replace"), None
     if len(raw) > INLINE_BODY_LIMIT:
         inline, blob_key = None, f"events/{job_id}/{event_id}.json"
-        await deps.blobs.put(
-            blob_key, _single(raw), content_type="application/json", metadata={"job_id": job_id}
-        )
+        await deps.blobs.put(blob_key, _single(raw), content_type="application/json", metadata={"job_id": job_id})
     await deps.db.run(
         UPSERT_EVENT,
         [event_id, job_id, source, http_status, inline, blob_key, digest, len(raw), deps.now()],

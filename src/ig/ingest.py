@@ -34,9 +34,7 @@ INSERT INTO artifacts (id, job_id, result_key, output_name, kind, content_type, 
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
 ON CONFLICT DO NOTHING
 """
-INHERIT_TAGS = (
-    "INSERT OR IGNORE INTO artifact_tags (artifact_id, tag) SELECT ?1, tag FROM job_tags WHERE job_id = ?2"
-)
+INHERIT_TAGS = "INSERT OR IGNORE INTO artifact_tags (artifact_id, tag) SELECT ?1, tag FROM job_tags WHERE job_id = ?2"
 MARK_STORED = "UPDATE results SET stored_at = ?3 WHERE job_id = ?1 AND result_key = ?2 AND stored_at IS NULL"
 
 
@@ -116,9 +114,7 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
             if chunk:
                 first = chunk
                 break
-        kind_type = (
-            media.JSON if ref.media_hint == "json" else media.TEXT if ref.media_hint == "text" else None
-        )
+        kind_type = media.JSON if ref.media_hint == "json" else media.TEXT if ref.media_hint == "text" else None
         found = kind_type or media.identify(first[:64], declared, ref.url)
         digest = Digest(_prepend(first, stream))
         await deps.blobs.put(

@@ -50,9 +50,7 @@ def parse_limit(values: list[str]) -> int:
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(
-            [FieldError("limit", f"must be an integer from 1 to {MAX_LIMIT}", "out_of_range")]
-        )
+        raise ValidationFailed([FieldError("limit", f"must be an integer from 1 to {MAX_LIMIT}", "out_of_range")])
     return limit
 
 

@@ -101,8 +101,7 @@ async def png_chunks(seed: int, width: int, height: int) -> AsyncIterator[bytes]
     compressor = zlib.compressobj(6)
     for top in range(0, height, _ROWS_PER_CHUNK):
         rows = b"".join(
-            b"\x00" + bytes(band[y * 3 : (y + width) * 3])
-            for y in range(top, min(top + _ROWS_PER_CHUNK, height))
+            b"\x00" + bytes(band[y * 3 : (y + width) * 3]) for y in range(top, min(top + _ROWS_PER_CHUNK, height))
         )
         data = compressor.compress(rows)
         if data:

@@ -244,11 +244,7 @@ def slim_result(item: dict[str, Any]) -> dict[str, Any]:
     """The result as stored for provenance, without repeating large inline outputs."""
     slim: dict[str, Any] = {}
     for name, value in item.items():
-        if (
-            name.endswith(("Base64Data", "DataURI"))
-            and isinstance(value, str)
-            and len(value) > INLINE_KEEP_LIMIT
-        ):
+        if name.endswith(("Base64Data", "DataURI")) and isinstance(value, str) and len(value) > INLINE_KEEP_LIMIT:
             slim[name] = f"<{len(value)} characters, stored as an artifact>"
         else:
             slim[name] = value

@@ -118,9 +118,7 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
     if outcome is Outcome.TRANSIENT:
         attempt = job["submit_attempts"] + 1
         delay = backoff_seconds(attempt, info.retry_after)
-        deps.log.warning(
-            "job %s: submit attempt %d failed (%s), retrying in %ds", job["id"], attempt, info.code, delay
-        )
+        deps.log.warning("job %s: submit attempt %d failed (%s), retrying in %ds", job["id"], attempt, info.code, delay)
         next_check = isoformat(now_moment + timedelta(seconds=delay + deps.settings.quiet_seconds))
         await deps.db.run(jobs.NOTE_SUBMIT_RETRY, [job["id"], json.dumps(info.to_json()), now, next_check])
         await deps.queue.send({"type": "submit", "job_id": job["id"]}, delay_seconds=delay)
@@ -130,10 +128,7 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
         if runware.is_validation(info):
             parameter = info.parameter if isinstance(info.parameter, list) else [info.parameter or "params"]
             raise ValidationFailed(
-                [
-                    FieldError(f"params.{p}" if p != "params" else p, info.message, info.code)
-                    for p in parameter
-                ],
+                [FieldError(f"params.{p}" if p != "params" else p, info.message, info.code) for p in parameter],
                 job_id=job["id"],
                 provider_error=info.to_json(),
             )
@@ -149,8 +144,6 @@ async def start_polling(deps: Deps, job_id: str, delay: int) -> None:
     seq = job["poll_seq"] + 1
     moment = deps.clock()
     next_check = isoformat(moment + timedelta(seconds=delay + deps.settings.quiet_seconds))
-    claimed = await deps.db.run(
-        jobs.ADVANCE_POLL, [job_id, job["poll_seq"], seq, next_check, isoformat(moment)]
-    )
+    claimed = await deps.db.run(jobs.ADVANCE_POLL, [job_id, job["poll_seq"], seq, next_check, isoformat(moment)])
     if claimed:
         await deps.queue.send({"type": "poll", "job_id": job_id, "seq": seq}, delay_seconds=delay)

@@ -14,9 +14,7 @@ from ig.submission import start_polling
 SWEEP_BATCH = 100
 
 OVERDUE = "SELECT id FROM jobs WHERE status IN ('queued', 'submitted') AND deadline_at < ?1 LIMIT ?2"
-DUE_FOR_CHECK = (
-    "SELECT id, status FROM jobs WHERE status IN ('queued', 'submitted') AND next_check_at < ?1 LIMIT ?2"
-)
+DUE_FOR_CHECK = "SELECT id, status FROM jobs WHERE status IN ('queued', 'submitted') AND next_check_at < ?1 LIMIT ?2"
 POSTPONE_CHECK = "UPDATE jobs SET next_check_at = ?2 WHERE id = ?1 AND status = 'queued'"
 
 

@@ -24,9 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ig.adapters.local.runtime import LocalRuntime
 
-    runtime = LocalRuntime(
-        args.data_dir, Settings.from_mapping(os.environ), sweep_interval=args.sweep_interval
-    )
+    runtime = LocalRuntime(args.data_dir, Settings.from_mapping(os.environ), sweep_interval=args.sweep_interval)
     try:
         asyncio.run(runtime.serve(args.host, args.port))
     except KeyboardInterrupt:

@@ -40,9 +40,7 @@ class HttpxClient:
         body: bytes | None = None,
         timeout: float = 60.0,
     ) -> HttpxResponse:
-        request = self._client.build_request(
-            method, url, headers=dict(headers or {}), content=body, timeout=timeout
-        )
+        request = self._client.build_request(method, url, headers=dict(headers or {}), content=body, timeout=timeout)
         try:
             response = await self._client.send(request, stream=True)
         except httpx.TimeoutException as exc:

@@ -63,9 +63,7 @@ class SqliteQueue:
         return self._conn.execute("UPDATE messages SET leased = 0 WHERE leased = 1").rowcount
 
     def pending(self, queue: str | None = None) -> int:
-        row = self._conn.execute(
-            "SELECT count(*) FROM messages WHERE queue = coalesce(?, queue)", (queue,)
-        ).fetchone()
+        row = self._conn.execute("SELECT count(*) FROM messages WHERE queue = coalesce(?, queue)", (queue,)).fetchone()
         return row[0]
 
     def _claim(self, limit: int) -> list[tuple[int, str, str, int]]:

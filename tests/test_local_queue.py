@@ -1,0 +1,69 @@
+"""The local queue keeps Cloudflare Queues' promises: at-least-once, attempts counted from 1,
+retry with a delay, dead-lettering after max_retries, redelivery after a crash."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ig.adapters.local.queue import SqliteQueue
+from ig.consumer import Ack, Retry
+from ig.settings import DEAD_LETTER_QUEUE, JOBS_QUEUE
+
+
+def _fast_forward(path):
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE messages SET visible_at = 0")
+    conn.commit()
+    conn.close()
+
+
+async def test_retries_count_attempts_then_dead_letter(tmp_path):
+    path = tmp_path / "q.sqlite3"
+    queue = SqliteQueue(path, max_retries=2)
+    await queue.send({"job_id": "j", "type": "poll"})
+    seen: list[tuple[str, int]] = []
+
+    async def always_retry(name, body, attempts):
+        seen.append((name, attempts))
+        return Retry(60) if name == JOBS_QUEUE else Ack()
+
+    for _ in range(5):
+        _fast_forward(path)
+        await queue.consume_once(always_retry)
+    assert seen == [(JOBS_QUEUE, 1), (JOBS_QUEUE, 2), (JOBS_QUEUE, 3), (DEAD_LETTER_QUEUE, 1)]
+    assert queue.pending() == 0
+
+
+async def test_delays_hold_messages_back(tmp_path):
+    queue = SqliteQueue(tmp_path / "q.sqlite3")
+    await queue.send({"job_id": "later"}, delay_seconds=3600)
+    await queue.send({"job_id": "now"})
+    bodies = []
+
+    async def record(name, body, attempts):
+        bodies.append(body["job_id"])
+        return Ack()
+
+    assert await queue.consume_once(record) == 1
+    assert bodies == ["now"] and queue.pending() == 1
+
+
+async def test_a_crash_mid_batch_redelivers_what_was_not_settled(tmp_path):
+    path = tmp_path / "q.sqlite3"
+    first = SqliteQueue(path)
+    for i in range(3):
+        await first.send({"job_id": str(i)})
+    first._claim(3)  # leased by a process that then dies without settling
+    first.close()
+
+    second = SqliteQueue(path)
+    assert second.release_leases() == 3
+    delivered = []
+
+    async def record(name, body, attempts):
+        delivered.append((body["job_id"], attempts))
+        return Ack()
+
+    await second.consume_once(record)
+    assert sorted(delivered) == [("0", 2), ("1", 2), ("2", 2)]
+    assert second.pending() == 0
