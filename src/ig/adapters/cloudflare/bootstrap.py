@@ -1,0 +1,31 @@
+"""The Worker's composition root: bindings and vars from ``env`` into a ``Deps``. The only place
+that knows the binding names (DB, ARTIFACTS, JOBS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ig.adapters.cloudflare.d1 import D1Database
+from ig.adapters.cloudflare.fetch import FetchClient
+from ig.adapters.cloudflare.queues import QueueProducer
+from ig.adapters.cloudflare.r2 import R2BlobStore
+from ig.deps import Deps
+from ig.settings import SETTING_NAMES, Settings
+
+
+def settings_from_env(env: Any) -> Settings:
+    values = {}
+    for name in SETTING_NAMES:
+        value = getattr(env, name, None)
+        values[name] = None if value is None else str(value)
+    return Settings.from_mapping(values)
+
+
+def deps_from_env(env: Any) -> Deps:
+    return Deps(
+        db=D1Database(env.DB),
+        blobs=R2BlobStore(env.ARTIFACTS),
+        queue=QueueProducer(env.JOBS),
+        http=FetchClient(),
+        settings=settings_from_env(env),
+    )

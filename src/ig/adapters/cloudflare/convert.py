@@ -1,0 +1,38 @@
+"""Crossing the FFI: Python values to JS objects and JS values back to plain Python."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import js
+from pyodide.ffi import JsProxy, to_js
+
+
+def to_js_object(value: Any) -> Any:
+    """Python dicts become plain JS objects (not Maps), as the Workers APIs expect."""
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+def to_py(value: Any) -> Any:
+    """JS values (JsProxy, JsDict rows) to plain Python; ``null``/``undefined`` to None."""
+    if isinstance(value, JsProxy):
+        if value.typeof in ("undefined",):
+            return None
+        return value.to_py()
+    if isinstance(value, dict):
+        return {k: to_py(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_py(v) for v in value]
+    return value
+
+
+def js_bytes(data: bytes) -> Any:
+    """A JS Uint8Array copy of ``data``."""
+    return to_js(data)
+
+
+def py_bytes(chunk: Any) -> bytes:
+    """Python bytes from a JS Uint8Array/ArrayBuffer (or bytes already converted by the SDK)."""
+    if isinstance(chunk, bytes | bytearray | memoryview):
+        return bytes(chunk)
+    return chunk.to_bytes()

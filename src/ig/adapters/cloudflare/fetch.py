@@ -1,0 +1,67 @@
+"""The ``HttpClient`` port on the runtime's ``fetch``: redirects are not followed (callers check
+each hop), bodies stream chunk by chunk from the JS ReadableStream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import js
+from pyodide.ffi import JsException
+
+from ig.adapters.cloudflare.convert import js_bytes, py_bytes, to_js_object
+
+
+class FetchResponse:
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        self.status = int(response.status)
+        self.headers = {str(k).lower(): str(v) for k, v in response.headers.entries()}
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        body = self._response.body
+        if body is None:
+            return
+        reader = body.getReader()
+        try:
+            while True:
+                step = await reader.read()
+                if step.done:
+                    return
+                yield py_bytes(step.value)
+        except JsException as exc:
+            raise ConnectionError(str(exc)) from exc
+        finally:
+            reader.releaseLock()
+
+    async def aclose(self) -> None:
+        body = self._response.body
+        if body is not None and not self._response.bodyUsed:
+            try:
+                await body.cancel()
+            except JsException:
+                pass
+
+
+class FetchClient:
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float = 60.0,
+    ) -> FetchResponse:
+        init: dict[str, Any] = {"method": method, "headers": dict(headers or {}), "redirect": "manual"}
+        options = to_js_object(init)
+        if body is not None:
+            options.body = js_bytes(body)
+        options.signal = js.AbortSignal.timeout(int(timeout * 1000))
+        try:
+            response = await js.fetch(url, options)
+        except JsException as exc:
+            if "timeout" in str(exc).lower() or "abort" in str(exc).lower():
+                raise TimeoutError(str(exc)) from exc
+            raise ConnectionError(str(exc)) from exc
+        return FetchResponse(response)

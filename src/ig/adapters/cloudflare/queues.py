@@ -1,0 +1,33 @@
+"""The ``MessageQueue`` port on a Queues producer binding, and the consumer loop that hands each
+message of a batch to ig and acks or retries it explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ig.adapters.cloudflare.convert import to_js_object, to_py
+from ig.consumer import Ack, handle_message
+from ig.deps import Deps
+
+
+class QueueProducer:
+    def __init__(self, binding: Any) -> None:
+        self._queue = binding
+
+    async def send(self, body: Mapping[str, Any], *, delay_seconds: int = 0) -> None:
+        options = {"contentType": "json"}
+        if delay_seconds:
+            options["delaySeconds"] = int(delay_seconds)
+        await self._queue.send(to_js_object(dict(body)), to_js_object(options))
+
+
+async def consume(deps: Deps, batch: Any) -> None:
+    """Settle every message on its own: one failure never redelivers the messages that worked."""
+    queue = str(batch.queue)
+    for message in batch.messages:
+        decision = await handle_message(deps, queue, to_py(message.body), int(message.attempts))
+        if isinstance(decision, Ack):
+            message.ack()
+        else:
+            message.retry(to_js_object({"delaySeconds": decision.delay_seconds}))
