@@ -137,6 +137,14 @@ async def test_an_error_webhook_fails_the_job_with_the_provider_error(start_ig, 
     assert job["artifacts"] == []
 
 
+async def test_an_error_found_by_polling_fails_the_job(start_ig, fake_runware):
+    fake_runware.result_error = {"code": "contentPolicyViolation", "message": "Content flagged"}
+    ig = await start_ig(fake_runware, webhooks=False)
+    job = await ig.wait((await ig.submit(IMAGE_JOB)).json()["id"])
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "contentPolicyViolation" and job["error"]["message"] == "Content flagged"
+
+
 async def test_outputs_on_hosts_outside_the_allow_list_are_never_fetched(start_ig, fake_runware):
     fake_runware.output_host = "evil.example"
     ig = await start_ig(fake_runware)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 
 import httpx
 import pytest
@@ -61,6 +62,32 @@ async def test_webhook_path_stores_every_result_once_with_the_served_bytes(start
     assert len(ig.blob_files()) == 2
     webhooks = ig.rows("SELECT deliveries FROM provider_events WHERE job_id = ? AND source = 'webhook'", (job_id,))
     assert sorted(r["deliveries"] for r in webhooks) == [3, 3]
+
+
+async def test_everything_about_a_job_is_stored(start_ig, fake_runware):
+    ig = await start_ig(fake_runware)
+    job_id = (await ig.submit(IMAGE_JOB)).json()["id"]
+    job = await ig.wait(job_id)
+    [row] = ig.rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    assert json.loads(row["request"]) == IMAGE_JOB  # as received
+    sent = fake_runware.tasks[job_id]
+    token = sent["webhookURL"].rsplit("/", 1)[-1]
+    stored_task = json.loads(row["provider_request"])
+    assert stored_task == {**sent, "webhookURL": sent["webhookURL"].replace(token, "<redacted>")}
+    assert token not in row["provider_request"] and token not in row["request"]
+    events = ig.rows(
+        "SELECT source, http_status, body FROM provider_events WHERE job_id = ? ORDER BY source", (job_id,)
+    )
+    assert [e["source"] for e in events] == ["submit", "webhook", "webhook"]
+    assert json.loads(events[0]["body"]) == {"data": [{"taskType": "imageInference", "taskUUID": job_id}]}
+    webhook_bodies = sorted(json.loads(e["body"])["imageUUID"] for e in events[1:])
+    assert webhook_bodies == sorted(r["imageUUID"] for r in fake_runware.results_for(sent))
+    for artifact in job["artifacts"]:
+        timings = artifact["provenance"]["timings"]
+        assert job["created_at"] <= timings["submitted_at"] <= timings["result_received_at"]
+        assert timings["result_received_at"] <= timings["stored_at"] <= job["completed_at"]
+        assert artifact["provenance"]["result"]["imageUUID"] in webhook_bodies
+    assert job["metadata"] == IMAGE_JOB["metadata"] and job["params"] == IMAGE_JOB["params"]
 
 
 async def test_polling_path_completes_without_webhooks(start_ig, fake_runware):
