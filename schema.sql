@@ -4,7 +4,8 @@
 
 -- One inference request. The job is plumbing; the artifacts below are what lasts.
 CREATE TABLE jobs (
-    id TEXT PRIMARY KEY,                  -- UUIDv4, also the provider's taskUUID
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: keyset pagination never skips or repeats
+    id TEXT NOT NULL UNIQUE,              -- UUIDv4, also the provider's taskUUID
     status TEXT NOT NULL CHECK (status IN ('queued', 'submitted', 'succeeded', 'failed')),
     provider TEXT NOT NULL,
     task TEXT NOT NULL,                   -- Runware taskType
@@ -27,7 +28,9 @@ CREATE TABLE jobs (
     next_check_at TEXT NOT NULL,          -- when the sweeper should next look at an open job
     updated_at TEXT NOT NULL
 );
-CREATE INDEX jobs_by_created ON jobs (created_at DESC, id DESC);
+CREATE INDEX jobs_by_created ON jobs (created_at);
+CREATE INDEX jobs_by_model ON jobs (model, seq);
+CREATE INDEX jobs_by_task ON jobs (task, seq);
 CREATE INDEX jobs_open ON jobs (status, next_check_at) WHERE status IN ('queued', 'submitted');
 CREATE INDEX jobs_overdue ON jobs (deadline_at) WHERE status IN ('queued', 'submitted');
 
@@ -70,27 +73,68 @@ CREATE TABLE results (
     PRIMARY KEY (job_id, result_key)
 ) WITHOUT ROWID;
 
--- The library: one stored output.
+-- The library: one stored output, or one uploaded input. Deleting an artifact removes its blob
+-- and keeps the row as a tombstone (deleted_at) with its provenance.
 CREATE TABLE artifacts (
-    id TEXT PRIMARY KEY,                  -- derived from (job, result, output) so redelivery is a no-op
-    job_id TEXT NOT NULL REFERENCES jobs (id),
-    result_key TEXT NOT NULL,
-    output_name TEXT NOT NULL,            -- the result field it came from: imageURL, text, ...
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- newest first = highest seq; the keyset of every listing
+    id TEXT NOT NULL UNIQUE,              -- derived from (job, result, output) so redelivery is a no-op
+    role TEXT NOT NULL CHECK (role IN ('output', 'input')),
+    job_id TEXT REFERENCES jobs (id),     -- NULL for uploads
+    result_key TEXT,
+    output_name TEXT,                     -- the result field it came from: imageURL, text, ...
+    provider TEXT,                        -- provider, task and model are the job's, copied so that
+    task TEXT,                            -- library filters on them use an index
+    model TEXT,
     kind TEXT NOT NULL CHECK (kind IN ('image', 'video', 'audio', 'text', 'file')),
     content_type TEXT NOT NULL,
     size INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     blob_key TEXT NOT NULL,
     source_url TEXT,                      -- where the provider served it, if it was a URL
+    filename TEXT,                        -- an upload's own file name, if it had one
     created_at TEXT NOT NULL,
+    deleted_at TEXT,
     UNIQUE (job_id, result_key, output_name)
 );
-CREATE INDEX artifacts_by_created ON artifacts (created_at DESC, id DESC);
-CREATE INDEX artifacts_by_job ON artifacts (job_id);
+CREATE INDEX artifacts_by_job ON artifacts (job_id, seq);
+CREATE INDEX artifacts_by_kind ON artifacts (kind, seq);
+CREATE INDEX artifacts_by_model ON artifacts (model, seq);
+CREATE INDEX artifacts_by_task ON artifacts (task, seq);
+CREATE INDEX artifacts_by_created ON artifacts (created_at);
+CREATE UNIQUE INDEX uploads_by_sha256 ON artifacts (sha256) WHERE role = 'input' AND deleted_at IS NULL;
 
+-- Tag posting lists, ordered by artifact seq so "newest with tag X" is an index range scan.
 CREATE TABLE artifact_tags (
-    artifact_id TEXT NOT NULL REFERENCES artifacts (id),
     tag TEXT NOT NULL,
-    PRIMARY KEY (tag, artifact_id)
+    artifact_seq INTEGER NOT NULL REFERENCES artifacts (seq),
+    PRIMARY KEY (tag, artifact_seq)
 ) WITHOUT ROWID;
-CREATE INDEX artifact_tags_by_artifact ON artifact_tags (artifact_id);
+CREATE INDEX artifact_tags_by_artifact ON artifact_tags (artifact_seq, tag);
+
+-- Live artifact count per tag, kept by triggers: GET /v1/tags and picking the rarest tag to
+-- drive an AND query never count posting lists.
+CREATE TABLE tag_counts (
+    tag TEXT PRIMARY KEY,
+    artifacts INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER tag_counts_up AFTER INSERT ON artifact_tags BEGIN
+    INSERT INTO tag_counts (tag, artifacts) VALUES (NEW.tag, 1)
+    ON CONFLICT (tag) DO UPDATE SET artifacts = artifacts + 1;
+END;
+CREATE TRIGGER tag_counts_down AFTER DELETE ON artifact_tags BEGIN
+    UPDATE tag_counts SET artifacts = artifacts - 1 WHERE tag = OLD.tag;
+END;
+
+-- Lineage: a job consumed an artifact (an "artifact:<id>" parameter). Parents of an artifact
+-- are what its job consumed; its children are the artifacts of jobs that consumed it.
+CREATE TABLE job_inputs (
+    job_id TEXT NOT NULL REFERENCES jobs (id),
+    artifact_id TEXT NOT NULL REFERENCES artifacts (id),
+    param_path TEXT NOT NULL,             -- where it was used, e.g. params.seedImage
+    PRIMARY KEY (job_id, artifact_id, param_path)
+) WITHOUT ROWID;
+CREATE INDEX job_inputs_by_artifact ON job_inputs (artifact_id, job_id);
+
+-- Full-text search (FTS5) over prompts and text outputs; rowid is the artifact's or job's seq.
+CREATE VIRTUAL TABLE artifact_search USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE job_search USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
-from ig import events, library, submission
-from ig.deps import Deps
-from ig.errors import FieldError, NotFound, ValidationFailed
+from ig import delivery, events, library, lineage, submission, uploads, usage
+from ig.deps import Deps, isoformat
+from ig.errors import FieldError, Forbidden, Gone, NotFound, RangeNotSatisfiable, ValidationFailed
+from ig.filters import parse_filters
 from ig.jobs import TERMINAL_STATUSES
+from ig.schemas import parse_json_body
 from ig.views import job_view
 from ig.web import ApiRequest, ApiResponse, Route, Router, json_response
 
@@ -26,21 +29,21 @@ async def create_job(deps: Deps, request: ApiRequest) -> ApiResponse:
     return json_response(202, view, {"location": f"/v1/jobs/{job['id']}"})
 
 
-def _wait_seconds(request: ApiRequest) -> float:
-    raw = request.arg("wait")
+def _number(request: ApiRequest, name: str, low: float, high: float, default: float) -> float:
+    raw = request.arg(name)
     if raw is None:
-        return 0
+        return default
     try:
-        wait = float(raw)
+        value = float(raw)
     except ValueError:
-        wait = -1
-    if not 0 <= wait <= MAX_WAIT_SECONDS:
-        raise ValidationFailed([FieldError("wait", f"seconds from 0 to {MAX_WAIT_SECONDS}", "out_of_range")])
-    return wait
+        value = low - 1
+    if not low <= value <= high:
+        raise ValidationFailed([FieldError(name, f"a number from {low:g} to {high:g}", "out_of_range")])
+    return value
 
 
 async def get_job(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
-    wait = _wait_seconds(request)
+    wait = _number(request, "wait", 0, MAX_WAIT_SECONDS, 0)
     deadline = time.monotonic() + wait
     pause = 0.1
     while True:
@@ -54,15 +57,14 @@ async def get_job(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
         pause = min(pause * 2, 1.0)
 
 
+async def list_jobs(deps: Deps, request: ApiRequest) -> ApiResponse:
+    filters = parse_filters(request.query, for_jobs=True)
+    return json_response(200, await library.list_jobs(deps.db, filters, request.base_url))
+
+
 async def list_artifacts(deps: Deps, request: ApiRequest) -> ApiResponse:
-    page = await library.list_artifacts(
-        deps.db,
-        tags=library.parse_tags(request.query.get("tag", [])),
-        limit=library.parse_limit(request.query.get("limit", [])),
-        cursor=request.arg("cursor"),
-        base_url=request.base_url,
-    )
-    return json_response(200, page)
+    filters = parse_filters(request.query)
+    return json_response(200, await library.list_artifacts(deps.db, filters, request.base_url))
 
 
 async def get_artifact(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
@@ -72,21 +74,91 @@ async def get_artifact(deps: Deps, request: ApiRequest, artifact_id: str) -> Api
     return json_response(200, view)
 
 
+async def delete_artifact(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
+    await library.delete_artifact(deps.db, deps.blobs, artifact_id, deps.now())
+    return ApiResponse(204)
+
+
+async def artifact_tags(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
+    tags = await library.edit_tags(deps.db, library.ARTIFACT_TAG_EDIT, artifact_id, parse_json_body(request.body))
+    return json_response(200, {"tags": tags})
+
+
+async def job_tags(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
+    tags = await library.edit_tags(deps.db, library.JOB_TAG_EDIT, job_id, parse_json_body(request.body))
+    return json_response(200, {"tags": tags})
+
+
+async def list_tags(deps: Deps, request: ApiRequest) -> ApiResponse:
+    limit = int(_number(request, "limit", 1, 1000, 100))
+    return json_response(
+        200, await library.list_tags(deps.db, request.arg("prefix") or "", limit, request.arg("cursor"))
+    )
+
+
 async def get_artifact_content(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
+    if request.arg("sig") is not None:
+        now = int(deps.clock().timestamp())
+        if not delivery.signature_valid(deps.settings, artifact_id, request.arg("expires"), request.arg("sig"), now):
+            raise Forbidden("the signature is wrong or has expired")
     row = await library.artifact_blob(deps.db, artifact_id)
-    blob = await deps.blobs.get(row["blob_key"]) if row else None
-    if row is None or blob is None:
-        raise NotFound(f"no content for artifact {artifact_id}")
+    if row is None:
+        raise NotFound(f"no artifact {artifact_id}")
+    if row["deleted_at"] is not None:
+        raise Gone(f"artifact {artifact_id} was deleted at {row['deleted_at']}")
     etag = f'"{row["sha256"]}"'
     headers = {
         "content-type": row["content_type"],
         "etag": etag,
         "cache-control": "public, max-age=31536000, immutable",
+        "accept-ranges": "bytes",
+        "content-disposition": f'inline; filename="{delivery.filename_for(artifact_id, row["content_type"])}"',
     }
-    if etag in (t.strip() for t in request.headers.get("if-none-match", "").split(",")):
+    if etag in (t.strip() for t in request.headers.get("if-none-match", "").split(",")) or (
+        request.headers.get("if-none-match", "").strip() == "*"
+    ):
         return ApiResponse(304, headers)
-    headers["content-length"] = str(blob.size)
-    return ApiResponse(200, headers, blob)
+    size = row["size"]
+    try:
+        wanted = delivery.parse_range(request.headers.get("range"), size)
+    except delivery.Unsatisfiable:
+        raise RangeNotSatisfiable(
+            f"the artifact has {size} bytes", headers={"content-range": f"bytes */{size}"}
+        ) from None
+    blob = await deps.blobs.get(row["blob_key"], (wanted.offset, wanted.length) if wanted else None)
+    if blob is None:
+        raise NotFound(f"no content for artifact {artifact_id}")
+    if wanted is None:
+        headers["content-length"] = str(size)
+        return ApiResponse(200, headers, blob)
+    headers["content-length"] = str(wanted.length)
+    headers["content-range"] = wanted.content_range(size)
+    return ApiResponse(206, headers, blob)
+
+
+async def artifact_url(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
+    seconds = int(_number(request, "expires_in", 1, delivery.MAX_URL_SECONDS, 3600))
+    row = await library.artifact_blob(deps.db, artifact_id)
+    if row is None or row["deleted_at"] is not None:
+        raise NotFound(f"no artifact {artifact_id}")
+    moment = deps.clock()
+    expires = int(moment.timestamp()) + seconds
+    url = delivery.signed_url(deps.settings, request.base_url, artifact_id, expires)
+    return json_response(200, {"url": url, "expires_at": isoformat(moment + timedelta(seconds=seconds))})
+
+
+async def create_upload(deps: Deps, request: ApiRequest) -> ApiResponse:
+    artifact, created = await uploads.store_upload(deps, request)
+    view = await library.artifact_view(deps.db, artifact, request.base_url)
+    return json_response(201 if created else 200, view, {"location": f"/v1/artifacts/{artifact}"})
+
+
+async def artifact_lineage(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
+    return json_response(200, await lineage.lineage_view(deps.db, artifact_id, request.base_url))
+
+
+async def get_usage(deps: Deps, request: ApiRequest) -> ApiResponse:
+    return json_response(200, await usage.usage_report(deps.db, request.query))
 
 
 async def runware_webhook(deps: Deps, request: ApiRequest, job_id: str, token: str) -> ApiResponse:
@@ -98,15 +170,24 @@ ROUTER = Router(
     [
         Route("GET", "/healthz", healthz),
         Route("POST", "/v1/jobs", create_job),
+        Route("GET", "/v1/jobs", list_jobs),
         Route("GET", "/v1/jobs/{job_id}", get_job),
+        Route("POST", "/v1/jobs/{job_id}/tags", job_tags),
         Route("GET", "/v1/artifacts", list_artifacts),
         Route("GET", "/v1/artifacts/{artifact_id}", get_artifact),
-        Route("GET", "/v1/artifacts/{artifact_id}/content", get_artifact_content),
+        Route("DELETE", "/v1/artifacts/{artifact_id}", delete_artifact),
+        Route("GET", "/v1/artifacts/{artifact_id}/content", get_artifact_content, signed=True),
+        Route("GET", "/v1/artifacts/{artifact_id}/url", artifact_url),
+        Route("GET", "/v1/artifacts/{artifact_id}/lineage", artifact_lineage),
+        Route("POST", "/v1/artifacts/{artifact_id}/tags", artifact_tags),
+        Route("POST", "/v1/uploads", create_upload, streams_body=True),
+        Route("GET", "/v1/tags", list_tags),
+        Route("GET", "/v1/usage", get_usage),
         Route("POST", "/webhooks/runware/{job_id}/{token}", runware_webhook),
     ]
 )
 
 
 def body_limit(path: str, deps: Deps) -> int:
-    """The largest request body a route accepts; adapters stop reading past it (413)."""
+    """The largest buffered request body a route accepts; adapters stop reading past it (413)."""
     return deps.settings.max_webhook_bytes if path.startswith("/webhooks/") else deps.settings.max_request_bytes

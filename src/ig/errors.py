@@ -57,6 +57,12 @@ class Unauthorized(IgError):
     title = "Missing or wrong bearer token"
 
 
+class Forbidden(IgError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
 class NotFound(IgError):
     status = 404
     code = "not_found"
@@ -69,6 +75,12 @@ class MethodNotAllowed(IgError):
     title = "Method not allowed"
 
 
+class Gone(IgError):
+    status = 410
+    code = "gone"
+    title = "Gone"
+
+
 class PayloadTooLarge(IgError):
     status = 413
     code = "payload_too_large"
@@ -79,6 +91,16 @@ class UnsupportedMediaType(IgError):
     status = 415
     code = "unsupported_media_type"
     title = "Unsupported media type"
+
+
+class RangeNotSatisfiable(IgError):
+    status = 416
+    code = "range_not_satisfiable"
+    title = "Range not satisfiable"
+
+    def __init__(self, detail: str, headers: dict[str, str]) -> None:
+        super().__init__(detail)
+        self.headers = headers
 
 
 @dataclass

@@ -29,12 +29,23 @@ ON CONFLICT (job_id, result_key) DO NOTHING
 SELECT_RESULT = "SELECT stored_at FROM results WHERE job_id = ?1 AND result_key = ?2"
 SELECT_ARTIFACT_ID = "SELECT id FROM artifacts WHERE id = ?1"
 INSERT_ARTIFACT = """
-INSERT INTO artifacts (id, job_id, result_key, output_name, kind, content_type, size, sha256, blob_key,
-                       source_url, created_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+INSERT INTO artifacts (id, role, job_id, result_key, output_name, provider, task, model, kind, content_type, size,
+                       sha256, blob_key, source_url, created_at)
+SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9, ?10, ?11 FROM jobs j WHERE j.id = ?2
 ON CONFLICT DO NOTHING
 """
-INHERIT_TAGS = "INSERT OR IGNORE INTO artifact_tags (artifact_id, tag) SELECT ?1, tag FROM job_tags WHERE job_id = ?2"
+INHERIT_TAGS = """
+INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq)
+SELECT t.tag, a.seq FROM artifacts a JOIN job_tags t ON t.job_id = a.job_id WHERE a.id = ?1
+"""
+# The job's words plus the artifact's own text; guarded so a racing duplicate adds no second row.
+INDEX_ARTIFACT_TEXT = """
+INSERT INTO artifact_search (rowid, body)
+SELECT a.seq, coalesce((SELECT s.body FROM job_search s JOIN jobs j ON s.rowid = j.seq WHERE j.id = a.job_id), '')
+              || char(10) || ?2
+FROM artifacts a WHERE a.id = ?1 AND NOT EXISTS (SELECT 1 FROM artifact_search WHERE rowid = a.seq)
+"""
+SEARCHABLE_TEXT_LIMIT = 64 * 1024
 MARK_STORED = "UPDATE results SET stored_at = ?3 WHERE job_id = ?1 AND result_key = ?2 AND stored_at IS NULL"
 
 
@@ -142,7 +153,9 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
                 ],
             )
         )
-        statements.append((INHERIT_TAGS, [artifact_id, job["id"]]))
+        statements.append((INHERIT_TAGS, [artifact_id]))
+        own_text = ref.text if ref.text is not None and len(ref.text) <= SEARCHABLE_TEXT_LIMIT else ""
+        statements.append((INDEX_ARTIFACT_TEXT, [artifact_id, own_text]))
     statements.append((MARK_STORED, [job["id"], key, now]))
     statements.append((jobs.COMPLETE_JOB, [job["id"], now]))
     await deps.db.batch(statements)

@@ -27,6 +27,7 @@ INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, 
 VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11)
 """
 INSERT_JOB_TAGS = "INSERT OR IGNORE INTO job_tags (job_id, tag) SELECT ?1, value FROM json_each(?2)"
+INDEX_JOB_TEXT = "INSERT INTO job_search (rowid, body) SELECT seq, ?2 FROM jobs WHERE id = ?1"
 SELECT_JOB = "SELECT * FROM jobs WHERE id = ?1"
 SELECT_JOB_STATUS = "SELECT status FROM jobs WHERE id = ?1"
 
@@ -60,6 +61,18 @@ WHERE id = ?1 AND poll_seq = ?2 AND status IN ('queued', 'submitted')
 """
 
 
+def search_text(params: dict[str, Any]) -> str:
+    """The words a job is found by: its prompts (not the negative one) and chat messages."""
+    parts = [params.get(k) for k in ("positivePrompt", "prompt", "text")]
+    speech = params.get("speech")
+    if isinstance(speech, dict):
+        parts.append(speech.get("text"))
+    messages = params.get("messages")
+    if isinstance(messages, list):
+        parts.extend(m.get("content") for m in messages if isinstance(m, dict))
+    return "\n".join(p for p in parts if isinstance(p, str))
+
+
 def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
     return [
         (
@@ -81,6 +94,7 @@ def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
             ],
         ),
         (INSERT_JOB_TAGS, [row["id"], json.dumps(tags)]),
+        (INDEX_JOB_TEXT, [row["id"], search_text(row["params"])]),
     ]
 
 

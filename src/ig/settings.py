@@ -20,6 +20,9 @@ class Settings:
     """Base URL Runware can reach; when unset ig polls getResponse instead of asking for webhooks."""
     api_token: str | None = None
     """When set, every /v1 request needs ``Authorization: Bearer <token>``."""
+    signing_key: str | None = None
+    """Key for signed content URLs; falls back to the API token."""
+    max_upload_bytes: int = 100 * 1024 * 1024
     media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS
     """Hosts outputs may be downloaded from; ``.example.com`` admits every subdomain."""
     job_timeout_seconds: int = 1800
@@ -63,6 +66,8 @@ class Settings:
             runware_api_url=text("RUNWARE_API_URL") or DEFAULT_RUNWARE_API_URL,
             public_url=public_url.rstrip("/") if public_url else None,
             api_token=text("IG_API_TOKEN"),
+            signing_key=text("IG_SIGNING_KEY"),
+            max_upload_bytes=integer("IG_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             media_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
             if hosts
             else DEFAULT_MEDIA_HOSTS,
@@ -78,6 +83,8 @@ SETTING_NAMES = (
     "RUNWARE_API_URL",
     "IG_PUBLIC_URL",
     "IG_API_TOKEN",
+    "IG_SIGNING_KEY",
+    "IG_MAX_UPLOAD_BYTES",
     "IG_MEDIA_HOSTS",
     "IG_JOB_TIMEOUT_SECONDS",
     "IG_QUIET_SECONDS",

@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from ig import jobs, runware
+from ig import jobs, lineage, runware
 from ig.deps import Deps, isoformat
 from ig.errors import FieldError, ProviderRejected, ValidationFailed
 from ig.events import record_reply
@@ -83,7 +83,8 @@ async def submit_job(deps: Deps, raw_body: bytes) -> Row:
         "deadline_at": isoformat(moment + timedelta(seconds=deps.settings.job_timeout_seconds)),
         "next_check_at": isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds)),
     }
-    await deps.db.batch(jobs.insert_job(row, request.tags))
+    inputs = await lineage.check_references(deps, job_id, request.params)
+    await deps.db.batch([*jobs.insert_job(row, request.tags), *inputs])
     job = await jobs.load_job(deps.db, job_id)
     assert job is not None
     await attempt_submit(deps, job, raise_rejection=True)
@@ -102,7 +103,7 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
     """Send the job's task once and record what happened. Transient failures schedule a retry
     through the queue; rejections fail the job (and, for a fresh API call, reach the caller)."""
     provider = provider_for(job["provider"], deps)
-    reply = await provider.submit(task_for(job))
+    reply = await provider.submit(await lineage.resolve(deps, task_for(job)))
     now_moment = deps.clock()
     now = isoformat(now_moment)
     if reply.status is not None:

@@ -9,15 +9,16 @@ from typing import Any
 from ig.ports import Database, Row
 
 ARTIFACT_COLUMNS = """
-SELECT a.id, a.job_id, a.kind, a.content_type, a.size, a.sha256, a.created_at, a.output_name, a.source_url,
+SELECT a.seq, a.id, a.role, a.job_id, a.kind, a.content_type, a.size, a.sha256, a.created_at, a.deleted_at,
+       a.output_name, a.source_url, a.filename, a.provider, a.task, a.model,
        r.seed, r.cost, r.nsfw, r.raw AS result_raw, r.received_at AS result_received_at,
        r.stored_at AS result_stored_at,
-       j.provider, j.task, j.model, j.params, j.provider_task_id, j.created_at AS job_created_at,
+       j.params, j.provider_task_id, j.created_at AS job_created_at,
        j.submitted_at AS job_submitted_at, j.completed_at AS job_completed_at,
-       (SELECT json_group_array(t.tag) FROM artifact_tags t WHERE t.artifact_id = a.id) AS tags
+       (SELECT json_group_array(t.tag) FROM artifact_tags t WHERE t.artifact_seq = a.seq) AS tags
 FROM artifacts a
-JOIN results r ON r.job_id = a.job_id AND r.result_key = a.result_key
-JOIN jobs j ON j.id = a.job_id
+LEFT JOIN results r ON r.job_id = a.job_id AND r.result_key = a.result_key
+LEFT JOIN jobs j ON j.id = a.job_id
 """
 JOB_WITH_EXTRAS = """
 SELECT j.*,
@@ -25,9 +26,13 @@ SELECT j.*,
        (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id) AS cost
 FROM jobs j WHERE j.id = ?1
 """
-ARTIFACTS_OF_JOB = ARTIFACT_COLUMNS + " WHERE a.job_id = ?1 ORDER BY a.created_at, a.id"
+ARTIFACTS_OF_JOB = ARTIFACT_COLUMNS + " WHERE a.job_id = ?1 AND a.deleted_at IS NULL ORDER BY a.seq"
 ARTIFACT_BY_ID = ARTIFACT_COLUMNS + " WHERE a.id = ?1"
-ARTIFACTS_BY_IDS = ARTIFACT_COLUMNS + " WHERE a.id IN (SELECT value FROM json_each(?1))"
+ARTIFACTS_BY_SEQS = ARTIFACT_COLUMNS + " WHERE a.seq IN (SELECT value FROM json_each(?1))"
+JOBS_WITH_EXTRAS = JOB_WITH_EXTRAS.replace("WHERE j.id = ?1", "WHERE j.id IN (SELECT value FROM json_each(?1))")
+ARTIFACTS_OF_JOBS = (
+    ARTIFACT_COLUMNS + " WHERE a.job_id IN (SELECT value FROM json_each(?1)) AND a.deleted_at IS NULL ORDER BY a.seq"
+)
 
 
 def _json(text: str | None, default: Any = None) -> Any:
@@ -35,20 +40,10 @@ def _json(text: str | None, default: Any = None) -> Any:
 
 
 def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "job_id": row["job_id"],
-        "kind": row["kind"],
-        "content_type": row["content_type"],
-        "size": row["size"],
-        "sha256": row["sha256"],
-        "content_url": f"{base_url}/v1/artifacts/{row['id']}/content",
-        "tags": sorted(_json(row["tags"], [])),
-        "created_at": row["created_at"],
-        "seed": int(row["seed"]) if row["seed"] is not None else None,
-        "cost": row["cost"],
-        "nsfw": bool(row["nsfw"]) if row["nsfw"] is not None else None,
-        "provenance": {
+    if row["role"] == "input":
+        provenance: dict[str, Any] | None = {"uploaded_at": row["created_at"], "filename": row["filename"]}
+    else:
+        provenance = {
             "provider": row["provider"],
             "task": row["task"],
             "model": row["model"],
@@ -64,7 +59,23 @@ def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
                 "stored_at": row["result_stored_at"],
                 "job_completed_at": row["job_completed_at"],
             },
-        },
+        }
+    return {
+        "id": row["id"],
+        "job_id": row["job_id"],
+        "role": row["role"],
+        "kind": row["kind"],
+        "content_type": row["content_type"],
+        "size": row["size"],
+        "sha256": row["sha256"],
+        "content_url": f"{base_url}/v1/artifacts/{row['id']}/content",
+        "tags": sorted(_json(row["tags"], [])),
+        "created_at": row["created_at"],
+        "seed": int(row["seed"]) if row["seed"] is not None else None,
+        "cost": row["cost"],
+        "nsfw": bool(row["nsfw"]) if row["nsfw"] is not None else None,
+        "deleted_at": row["deleted_at"],
+        "provenance": provenance,
     }
 
 
@@ -94,3 +105,15 @@ async def job_view(db: Database, job_id: str, base_url: str) -> dict[str, Any] |
     if job is None:
         return None
     return render_job(job, await db.all(ARTIFACTS_OF_JOB, [job_id]), base_url)
+
+
+async def job_views(db: Database, job_ids: list[str], base_url: str) -> list[dict[str, Any]]:
+    """Several jobs with their artifacts in two queries, in the order of ``job_ids``."""
+    if not job_ids:
+        return []
+    ids = json.dumps(job_ids)
+    jobs = {j["id"]: j for j in await db.all(JOBS_WITH_EXTRAS, [ids])}
+    artifacts: dict[str, list[Row]] = {}
+    for row in await db.all(ARTIFACTS_OF_JOBS, [ids]):
+        artifacts.setdefault(row["job_id"], []).append(row)
+    return [render_job(jobs[i], artifacts.get(i, []), base_url) for i in job_ids if i in jobs]

@@ -11,7 +11,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ class ApiRequest:
     body: bytes = b""
     base_url: str = ""
     """Scheme and host the client used, for links in responses."""
+    stream: AsyncIterator[bytes] | None = None
+    """The body, unread, on routes that stream it (uploads); ``body`` is empty there."""
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -65,7 +67,7 @@ def problem_response(error: IgError, instance: str) -> ApiResponse:
     if isinstance(error, ValidationFailed):
         body["errors"] = [e.to_json() for e in error.errors]
     body.update(error.extra)
-    headers = {"content-type": "application/problem+json"}
+    headers = {"content-type": "application/problem+json", **getattr(error, "headers", {})}
     if isinstance(error, Unauthorized):
         headers["www-authenticate"] = 'Bearer realm="ig"'
     return ApiResponse(error.status, headers, json.dumps(body).encode())
@@ -79,6 +81,10 @@ class Route:
     method: str
     pattern: str
     handler: Handler
+    streams_body: bool = False
+    """The handler reads ``request.stream`` itself (uploads) instead of a buffered body."""
+    signed: bool = False
+    """A request carrying ``sig`` needs no bearer token; the handler checks the signature."""
     regex: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -90,17 +96,23 @@ class Router:
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
 
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         allowed = False
         for route in self.routes:
             found = route.regex.match(path)
             if found:
                 allowed = True
                 if route.method == method or (method == "HEAD" and route.method == "GET"):
-                    return route.handler, found.groupdict()
+                    return route, found.groupdict()
         if allowed:
             raise MethodNotAllowed(f"{method} is not supported on {path}")
         raise NotFound(f"no route for {path}")
+
+    def streams_body(self, method: str, path: str) -> bool:
+        try:
+            return self.match(method, path)[0].streams_body
+        except (NotFound, MethodNotAllowed):
+            return False
 
 
 def check_bearer(deps: Deps, request: ApiRequest) -> None:
@@ -116,9 +128,14 @@ def check_bearer(deps: Deps, request: ApiRequest) -> None:
 async def dispatch(router: Router, deps: Deps, request: ApiRequest) -> ApiResponse:
     """Route, authorise, run the handler; every error leaves here as problem JSON."""
     try:
-        check_bearer(deps, request)
-        handler, params = router.match(request.method, request.path)
-        response = await handler(deps, request, **params)
+        try:
+            route, params = router.match(request.method, request.path)
+        except (NotFound, MethodNotAllowed):
+            check_bearer(deps, request)  # no route-probing without the token
+            raise
+        if not (route.signed and request.arg("sig") is not None):
+            check_bearer(deps, request)
+        response = await route.handler(deps, request, **params)
     except IgError as error:
         if error.status >= 500:
             log.error("%s %s: %s", request.method, request.path, error.detail)

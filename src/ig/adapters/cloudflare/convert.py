@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import js
-from pyodide.ffi import JsProxy, to_js
+from pyodide.ffi import JsProxy, jsnull, to_js
 
 
 def to_js_object(value: Any) -> Any:
@@ -13,8 +13,16 @@ def to_js_object(value: Any) -> Any:
     return to_js(value, dict_converter=js.Object.fromEntries)
 
 
+def is_null(value: Any) -> bool:
+    """JS ``null`` arrives as ``pyodide.ffi.jsnull`` (Pyodide 0.28), not None, wherever the SDK
+    does not convert it (e.g. ``Request.body`` of a GET, ``Response.body`` of a 304)."""
+    return value is None or value is jsnull
+
+
 def to_py(value: Any) -> Any:
     """JS values (JsProxy, JsDict rows) to plain Python; ``null``/``undefined`` to None."""
+    if is_null(value):
+        return None
     if isinstance(value, JsProxy):
         if value.typeof in ("undefined",):
             return None

@@ -9,7 +9,7 @@ from typing import Any
 import js
 from pyodide.ffi import JsException
 
-from ig.adapters.cloudflare.convert import js_bytes, py_bytes, to_js_object
+from ig.adapters.cloudflare.convert import is_null, js_bytes, py_bytes, to_js_object
 
 
 class FetchResponse:
@@ -20,7 +20,7 @@ class FetchResponse:
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
         body = self._response.body
-        if body is None:
+        if is_null(body):  # 204/304 and HEAD answers have a null body
             return
         reader = body.getReader()
         try:
@@ -36,7 +36,7 @@ class FetchResponse:
 
     async def aclose(self) -> None:
         body = self._response.body
-        if body is not None and not self._response.bodyUsed:
+        if not is_null(body) and not self._response.bodyUsed:
             try:
                 await body.cancel()
             except JsException:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ig.adapters.cloudflare.convert import to_js_object, to_py
+from ig.adapters.cloudflare.convert import to_py
 from ig.consumer import Ack, handle_message
 from ig.deps import Deps
 
@@ -16,10 +16,8 @@ class QueueProducer:
         self._queue = binding
 
     async def send(self, body: Mapping[str, Any], *, delay_seconds: int = 0) -> None:
-        options = {"contentType": "json"}
-        if delay_seconds:
-            options["delaySeconds"] = int(delay_seconds)
-        await self._queue.send(to_js_object(dict(body)), to_js_object(options))
+        # JSON, not the default v8 serialisation, so a body reads the same in any consumer.
+        await self._queue.send(dict(body), contentType="json", delaySeconds=int(delay_seconds))
 
 
 async def consume(deps: Deps, batch: Any) -> None:
@@ -30,4 +28,4 @@ async def consume(deps: Deps, batch: Any) -> None:
         if isinstance(decision, Ack):
             message.ack()
         else:
-            message.retry(to_js_object({"delaySeconds": decision.delay_seconds}))
+            message.retry(delaySeconds=decision.delay_seconds)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
-from ig.adapters.cloudflare.convert import js_bytes, py_bytes, to_js_object
+from ig.adapters.cloudflare.convert import py_bytes
 from ig.ports import StoredBlob
 
 PART_SIZE = 8 * 1024 * 1024  # R2 parts: 5 MiB minimum, uniform except the last
@@ -20,7 +20,9 @@ class R2BlobStore:
     async def put(
         self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, metadata: Mapping[str, str]
     ) -> None:
-        options = to_js_object({"httpMetadata": {"contentType": content_type}, "customMetadata": dict(metadata)})
+        # The vendored SDK converts Python bytes and dict options itself. None in an option would
+        # become JS null, which R2 rejects, so options carry only what is set.
+        options = {"httpMetadata": {"contentType": content_type}, "customMetadata": dict(metadata)}
         buffer = bytearray()
         upload = None
         parts = []
@@ -29,29 +31,31 @@ class R2BlobStore:
                 buffer += chunk
                 while len(buffer) >= PART_SIZE * (1 if upload else 2):
                     if upload is None:
-                        upload = await self._bucket.createMultipartUpload(key, options)
+                        upload = await self._bucket.createMultipartUpload(key, **options)
                     part = bytes(buffer[:PART_SIZE])
                     del buffer[:PART_SIZE]
-                    parts.append(await upload.uploadPart(len(parts) + 1, js_bytes(part)))
+                    parts.append(await upload.uploadPart(len(parts) + 1, part))
             if upload is None:
-                await self._bucket.put(key, js_bytes(bytes(buffer)), options)
+                await self._bucket.put(key, bytes(buffer), **options)
                 return
             if buffer:
-                parts.append(await upload.uploadPart(len(parts) + 1, js_bytes(bytes(buffer))))
-            await upload.complete(to_js_object(parts) if not parts or isinstance(parts[0], dict) else parts)
+                parts.append(await upload.uploadPart(len(parts) + 1, bytes(buffer)))
+            await upload.complete(parts)
         except BaseException:
             if upload is not None:
                 await upload.abort()
             raise
 
-    async def get(self, key: str) -> StoredBlob | None:
-        obj = await self._bucket.get(key)
+    async def get(self, key: str, byte_range: tuple[int, int] | None = None) -> StoredBlob | None:
+        if byte_range is None:
+            obj = await self._bucket.get(key)
+        else:
+            # R2 reads just the range; obj.size stays the whole object's size.
+            offset, length = byte_range
+            obj = await self._bucket.get(key, range={"offset": offset, "length": length})
         if obj is None:
             return None
-        metadata = obj.httpMetadata
-        content_type = (metadata.get("contentType") if hasattr(metadata, "get") else metadata.contentType) or (
-            "application/octet-stream"
-        )
+        content_type = (obj.httpMetadata or {}).get("contentType") or "application/octet-stream"
         return StoredBlob(key=key, size=int(obj.size), content_type=content_type, body=obj)
 
     async def iter_bytes(self, blob: StoredBlob) -> AsyncIterator[bytes]:

@@ -4,12 +4,13 @@ the response stream without entering Python."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from workers import Response
 
-from ig.adapters.cloudflare.convert import py_bytes
+from ig.adapters.cloudflare.convert import is_null, py_bytes
 from ig.api import ROUTER, body_limit
 from ig.deps import Deps
 from ig.errors import PayloadTooLarge
@@ -17,23 +18,33 @@ from ig.ports import StoredBlob
 from ig.web import ApiRequest, ApiResponse, dispatch, problem_response
 
 
+async def _chunks(request: Any) -> AsyncIterator[bytes]:
+    """The request body piece by piece from its JS ReadableStream (the SDK offers no Python
+    stream), so a limit can stop reading early and an upload never sits in memory whole."""
+    stream = request.body
+    if is_null(stream):  # GET/HEAD, or no body: JS null, which the SDK passes on as jsnull
+        return
+    reader = stream.getReader()
+    try:
+        while True:
+            step = await reader.read()
+            if step.done:
+                return
+            yield py_bytes(step.value)
+    finally:
+        reader.releaseLock()
+
+
 async def _read_body(request: Any, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request bodies on this route are limited to {limit} bytes")
-    stream = request.js_object.body
-    if stream is None:
-        return b""
-    reader = stream.getReader()
     body = bytearray()
-    while True:
-        step = await reader.read()
-        if step.done:
-            return bytes(body)
-        body += py_bytes(step.value)
+    async for chunk in _chunks(request):
+        body += chunk
         if len(body) > limit:
-            await reader.cancel()
             raise PayloadTooLarge(f"request bodies on this route are limited to {limit} bytes")
+    return bytes(body)
 
 
 def _to_response(response: ApiResponse) -> Response:
@@ -46,16 +57,23 @@ def _to_response(response: ApiResponse) -> Response:
 async def handle(deps: Deps, request: Any) -> Response:
     url = urlsplit(str(request.url))
     path = url.path
-    try:
-        body = await _read_body(request, body_limit(path, deps))
-    except PayloadTooLarge as error:
-        return _to_response(problem_response(error, path))
+    # workers.Request.method is an http.HTTPMethod, which has no member for e.g. PROPFIND: use the JS string.
+    method = str(request.js_object.method).upper()
+    body, stream = b"", None
+    if ROUTER.streams_body(method, path):
+        stream = _chunks(request)
+    else:
+        try:
+            body = await _read_body(request, body_limit(path, deps))
+        except PayloadTooLarge as error:
+            return _to_response(problem_response(error, path))
     api_request = ApiRequest(
-        method=str(request.method).upper(),
+        method=method,
         path=path,
         query=parse_qs(url.query, keep_blank_values=True),
-        headers={str(k).lower(): str(v) for k, v in request.js_object.headers.entries()},
+        headers={str(k).lower(): str(v) for k, v in request.headers.items()},
         body=body,
         base_url=deps.settings.public_url or f"{url.scheme}://{url.netloc}",
+        stream=stream,
     )
     return _to_response(await dispatch(ROUTER, deps, api_request))

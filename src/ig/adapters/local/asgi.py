@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,18 +30,21 @@ class AsgiApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope["path"]
         host = headers.get("host") or f"{scope['server'][0]}:{scope['server'][1]}"
+        method = scope["method"].upper()
+        streaming = ROUTER.streams_body(method, path)
         try:
-            body = await _read_body(receive, body_limit(path, self.deps), headers)
+            body = b"" if streaming else await _read_body(receive, body_limit(path, self.deps), headers)
         except PayloadTooLarge as error:
             await _send(send, problem_response(error, path), self.deps)
             return
         request = ApiRequest(
-            method=scope["method"].upper(),
+            method=method,
             path=path,
             query=parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
             headers=headers,
             body=body,
             base_url=self.deps.settings.public_url or f"{scope.get('scheme', 'http')}://{host}",
+            stream=_stream_body(receive) if streaming else None,
         )
         await _send(send, await dispatch(ROUTER, self.deps, request), self.deps)
 
@@ -68,6 +71,15 @@ async def _read_body(receive: Receive, limit: int, headers: dict[str, str]) -> b
             raise PayloadTooLarge(f"request bodies on this route are limited to {limit} bytes")
         if not message.get("more_body"):
             return bytes(body)
+
+
+async def _stream_body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message.get("body"):
+            yield message["body"]
+        if not message.get("more_body"):
+            return
 
 
 async def _send(send: Send, response: ApiResponse, deps: Deps) -> None:

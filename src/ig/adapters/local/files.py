@@ -43,18 +43,22 @@ class FileBlobStore:
         finally:
             partial.unlink(missing_ok=True)
 
-    async def get(self, key: str) -> StoredBlob | None:
+    async def get(self, key: str, byte_range: tuple[int, int] | None = None) -> StoredBlob | None:
         path = self.path_for(key)
         try:
             size = path.stat().st_size
             meta = json.loads(path.with_name(path.name + ".meta.json").read_text())
         except FileNotFoundError:
             return None
-        return StoredBlob(key=key, size=size, content_type=meta["content_type"], body=path)
+        offset, length = byte_range or (0, size)
+        return StoredBlob(key=key, size=size, content_type=meta["content_type"], body=(path, offset, length))
 
     async def iter_bytes(self, blob: StoredBlob) -> AsyncIterator[bytes]:
-        with open(blob.body, "rb") as source:
-            while chunk := source.read(CHUNK):
+        path, offset, remaining = blob.body
+        with open(path, "rb") as source:
+            source.seek(offset)
+            while remaining > 0 and (chunk := source.read(min(CHUNK, remaining))):
+                remaining -= len(chunk)
                 yield chunk
 
     async def delete(self, key: str) -> None:

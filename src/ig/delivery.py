@@ -1,0 +1,78 @@
+"""Delivering artifact bytes: HTTP range requests, revalidation, file names, and signed
+content URLs that work without the API token until they expire."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from ig import media
+from ig.settings import Settings
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+MAX_URL_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    offset: int
+    length: int
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.offset}-{self.offset + self.length - 1}/{size}"
+
+
+class Unsatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """One ``bytes=`` range (the form players and downloaders send). Multiple ranges and
+    malformed headers are ignored, serving the whole body, as RFC 9110 allows."""
+    if not header:
+        return None
+    found = _RANGE.match(header.strip())
+    if not found or found.groups() == ("", ""):
+        return None
+    first, last = found.groups()
+    if first == "":  # the last N bytes
+        length = min(int(last), size)
+        if length == 0:
+            raise Unsatisfiable
+        return ByteRange(size - length, length)
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise Unsatisfiable
+    return ByteRange(start, end - start + 1)
+
+
+def filename_for(artifact_id: str, content_type: str) -> str:
+    found = media.by_content_type(content_type) or media.OCTET_STREAM
+    return f"{artifact_id}.{found.extension}"
+
+
+def _key(settings: Settings) -> bytes:
+    secret = settings.signing_key or settings.api_token or "ig-open-local-instance"
+    return hashlib.sha256(b"ig content urls\x00" + secret.encode()).digest()
+
+
+def sign(settings: Settings, artifact_id: str, expires: int) -> str:
+    mac = hmac.new(_key(settings), f"{artifact_id}:{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def signature_valid(settings: Settings, artifact_id: str, expires: str | None, sig: str | None, now: int) -> bool:
+    if not expires or not sig or not expires.isdigit():
+        return False
+    if int(expires) < now:
+        return False
+    return hmac.compare_digest(sign(settings, artifact_id, int(expires)).encode(), sig.encode())
+
+
+def signed_url(settings: Settings, base_url: str, artifact_id: str, expires: int) -> str:
+    sig = sign(settings, artifact_id, expires)
+    return f"{base_url}/v1/artifacts/{artifact_id}/content?expires={expires}&sig={sig}"

@@ -1,0 +1,284 @@
+"""Library queries: the filters consumers combine (tag algebra, kind/task/model/provider/job,
+time range, full-text ``q``), parsed from query parameters and compiled to SQL that an index
+drives, so a page costs the same at a million artifacts as at ten thousand.
+
+Artifacts are walked newest first along ``seq``. The driving index is picked by what the query
+has: the rarest AND tag's posting list, one posting list per OR tag (merged), the FTS5 index for
+``q``, or an ``(column, seq)`` index. Everything else is checked per candidate row."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ig.deps import isoformat
+from ig.errors import FieldError, ValidationFailed
+from ig.media import KINDS
+from ig.schemas import check_tag
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_TAGS_PER_FILTER = 20
+_COLUMNS = ("kind", "task", "model", "provider", "job_id")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class Filters:
+    tags: list[str] = field(default_factory=list)  # every one must match
+    any_tags: list[str] = field(default_factory=list)  # at least one
+    not_tags: list[str] = field(default_factory=list)  # none
+    columns: dict[str, str] = field(default_factory=dict)  # kind/task/model/provider/job_id = value
+    created_after: str | None = None
+    created_before: str | None = None
+    q: str | None = None  # an FTS5 query built from the consumer's words
+    status: str | None = None  # jobs only
+    role: str | None = None  # artifacts only: output or input
+    limit: int = DEFAULT_LIMIT
+    after_seq: int | None = None  # keyset cursor: only rows older than this
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"seq": seq}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, errors: list[FieldError]) -> int | None:
+    try:
+        seq = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["seq"]
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            return seq
+    except (ValueError, KeyError, TypeError):
+        pass
+    errors.append(FieldError("cursor", "not a cursor this API returned", "invalid_cursor"))
+    return None
+
+
+def _tags(query: dict[str, list[str]], name: str, errors: list[FieldError]) -> list[str]:
+    values = query.get(name, [])
+    if len(values) > MAX_TAGS_PER_FILTER:
+        errors.append(FieldError(name, f"at most {MAX_TAGS_PER_FILTER} tags", "too_many"))
+    for i, tag in enumerate(values):
+        try:
+            if not 1 <= len(tag) <= 128:
+                raise ValueError("tags are 1 to 128 characters")
+            check_tag(tag)
+        except ValueError as exc:
+            errors.append(FieldError(f"{name}[{i}]", str(exc), "invalid_tag"))
+    return list(dict.fromkeys(values))
+
+
+def _moment(value: str | None, name: str, errors: list[FieldError]) -> str | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        errors.append(FieldError(name, "an ISO 8601 date or time, e.g. 2026-11-21T10:00:00Z", "invalid_datetime"))
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return isoformat(parsed)
+
+
+def fts_query(text: str) -> str | None:
+    """The consumer's words as an FTS5 query: every word must appear (prefix match on the last),
+    each quoted so no input is FTS syntax."""
+    words = _WORD.findall(text)
+    if not words:
+        return None
+    quoted = [f'"{w}"' for w in words[:16]]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def _last(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def parse_filters(query: dict[str, list[str]], *, for_jobs: bool = False) -> Filters:
+    """Read the filters from query parameters; every bad parameter is listed in one 422."""
+    errors: list[FieldError] = []
+    filters = Filters(
+        tags=_tags(query, "tag", errors),
+        any_tags=_tags(query, "any_tag", errors),
+        not_tags=_tags(query, "not_tag", errors),
+        created_after=_moment(_last(query, "created_after"), "created_after", errors),
+        created_before=_moment(_last(query, "created_before"), "created_before", errors),
+    )
+    for name in _COLUMNS:
+        value = _last(query, name)
+        if value is not None:
+            filters.columns[name] = value
+    if "kind" in filters.columns and filters.columns["kind"] not in KINDS:
+        errors.append(FieldError("kind", f"one of {', '.join(KINDS)}", "invalid_kind"))
+    raw_q = _last(query, "q")
+    if raw_q is not None:
+        filters.q = fts_query(raw_q)
+        if filters.q is None:
+            errors.append(FieldError("q", "needs at least one word", "empty_query"))
+    if for_jobs:
+        filters.status = _last(query, "status")
+        if filters.status is not None and filters.status not in ("queued", "submitted", "succeeded", "failed"):
+            errors.append(FieldError("status", "one of queued, submitted, succeeded, failed", "invalid_status"))
+    else:
+        filters.role = _last(query, "role")
+        if filters.role is not None and filters.role not in ("output", "input"):
+            errors.append(FieldError("role", "output or input", "invalid_role"))
+    limit = _last(query, "limit")
+    if limit is not None:
+        try:
+            filters.limit = int(limit)
+        except ValueError:
+            filters.limit = 0
+        if not 1 <= filters.limit <= MAX_LIMIT:
+            errors.append(FieldError("limit", f"an integer from 1 to {MAX_LIMIT}", "out_of_range"))
+    cursor = _last(query, "cursor")
+    if cursor:
+        filters.after_seq = _decode_cursor(cursor, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return filters
+
+
+# --- artifacts ---------------------------------------------------------------------------------
+
+
+def _artifact_conditions(f: Filters, *, skip_tag: str | None, skip_any: bool, skip_q: bool) -> tuple[list[str], list]:
+    where = ["a.deleted_at IS NULL"]
+    params: list[Any] = []
+    rest = [t for t in f.tags if t != skip_tag]
+    if rest:
+        where.append(
+            "(SELECT count(*) FROM artifact_tags x WHERE x.artifact_seq = a.seq"
+            " AND x.tag IN (SELECT value FROM json_each(?))) = ?"
+        )
+        params += [json.dumps(rest), len(rest)]
+    if f.any_tags and not skip_any:
+        where.append(
+            "EXISTS (SELECT 1 FROM artifact_tags x WHERE x.artifact_seq = a.seq"
+            " AND x.tag IN (SELECT value FROM json_each(?)))"
+        )
+        params.append(json.dumps(f.any_tags))
+    if f.not_tags:
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM artifact_tags x WHERE x.artifact_seq = a.seq"
+            " AND x.tag IN (SELECT value FROM json_each(?)))"
+        )
+        params.append(json.dumps(f.not_tags))
+    for name, value in f.columns.items():
+        where.append(f"a.{name} = ?")
+        params.append(value)
+    if f.role:
+        where.append("a.role = ?")
+        params.append(f.role)
+    if f.created_after:
+        where.append("a.created_at > ?")
+        params.append(f.created_after)
+    if f.created_before:
+        where.append("a.created_at < ?")
+        params.append(f.created_before)
+    if f.q and not skip_q:
+        where.append("EXISTS (SELECT 1 FROM artifact_search WHERE artifact_search MATCH ? AND rowid = a.seq)")
+        params.append(f.q)
+    return where, params
+
+
+def artifact_page_sql(f: Filters, driver_tag: str | None) -> tuple[str, list[Any]]:
+    """SQL returning up to ``limit + 1`` artifact seqs, newest first. ``driver_tag`` is the
+    rarest AND tag (the caller looks it up in tag_counts), if the query has AND tags."""
+    limit = f.limit + 1
+    before = f.after_seq if f.after_seq is not None else 2**62
+    if driver_tag is not None:
+        where, params = _artifact_conditions(f, skip_tag=driver_tag, skip_any=False, skip_q=False)
+        # CROSS JOIN makes SQLite walk the posting list first, newest first.
+        sql = (
+            "SELECT a.seq FROM artifact_tags d CROSS JOIN artifacts a ON a.seq = d.artifact_seq"
+            f" WHERE d.tag = ? AND d.artifact_seq < ? AND {' AND '.join(where)}"
+            " ORDER BY d.artifact_seq DESC LIMIT ?"
+        )
+        return sql, [driver_tag, before, *params, limit]
+    if f.any_tags:
+        # One posting list per OR tag, each cut at the page size, then merged: never a sort of
+        # whole posting lists.
+        where, params = _artifact_conditions(f, skip_tag=None, skip_any=True, skip_q=False)
+        branch = (
+            "SELECT * FROM (SELECT a.seq AS seq FROM artifact_tags d CROSS JOIN artifacts a ON a.seq = d.artifact_seq"
+            f" WHERE d.tag = ? AND d.artifact_seq < ? AND {' AND '.join(where)}"
+            " ORDER BY d.artifact_seq DESC LIMIT ?)"
+        )
+        sql = f"SELECT seq FROM ({' UNION '.join([branch] * len(f.any_tags))}) ORDER BY seq DESC LIMIT ?"
+        all_params: list[Any] = []
+        for tag in f.any_tags:
+            all_params += [tag, before, *params, limit]
+        return sql, [*all_params, limit]
+    if f.q:
+        where, params = _artifact_conditions(f, skip_tag=None, skip_any=False, skip_q=True)
+        sql = (
+            "SELECT a.seq FROM artifact_search CROSS JOIN artifacts a ON a.seq = artifact_search.rowid"
+            f" WHERE artifact_search MATCH ? AND artifact_search.rowid < ? AND {' AND '.join(where)}"
+            " ORDER BY artifact_search.rowid DESC LIMIT ?"
+        )
+        return sql, [f.q, before, *params, limit]
+    where, params = _artifact_conditions(f, skip_tag=None, skip_any=False, skip_q=False)
+    sql = f"SELECT a.seq FROM artifacts a WHERE a.seq < ? AND {' AND '.join(where)} ORDER BY a.seq DESC LIMIT ?"
+    return sql, [before, *params, limit]
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+
+def job_conditions(f: Filters) -> tuple[list[str], list[Any]]:
+    """WHERE conditions (alias ``j``) for every filter except the cursor."""
+    where: list[str] = []
+    params: list[Any] = []
+    if f.tags:
+        where.append(
+            "(SELECT count(*) FROM job_tags x WHERE x.job_id = j.id AND x.tag IN (SELECT value FROM json_each(?))) = ?"
+        )
+        params += [json.dumps(f.tags), len(f.tags)]
+    if f.any_tags:
+        where.append(
+            "EXISTS (SELECT 1 FROM job_tags x WHERE x.job_id = j.id AND x.tag IN (SELECT value FROM json_each(?)))"
+        )
+        params.append(json.dumps(f.any_tags))
+    if f.not_tags:
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM job_tags x WHERE x.job_id = j.id AND x.tag IN (SELECT value FROM json_each(?)))"
+        )
+        params.append(json.dumps(f.not_tags))
+    for name, value in f.columns.items():
+        if name == "kind":
+            where.append(
+                "EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id AND a.kind = ? AND a.deleted_at IS NULL)"
+            )
+        elif name == "job_id":
+            where.append("j.id = ?")
+        else:
+            where.append(f"j.{name} = ?")
+        params.append(value)
+    if f.status:
+        where.append("j.status = ?")
+        params.append(f.status)
+    if f.created_after:
+        where.append("j.created_at > ?")
+        params.append(f.created_after)
+    if f.created_before:
+        where.append("j.created_at < ?")
+        params.append(f.created_before)
+    if f.q:
+        where.append("EXISTS (SELECT 1 FROM job_search WHERE job_search MATCH ? AND rowid = j.seq)")
+        params.append(f.q)
+    return where, params
+
+
+def job_page_sql(f: Filters) -> tuple[str, list[Any]]:
+    """SQL returning up to ``limit + 1`` job seqs, newest first."""
+    where, params = job_conditions(f)
+    before = f.after_seq if f.after_seq is not None else 2**62
+    sql = f"SELECT j.seq, j.id FROM jobs j WHERE {' AND '.join(['j.seq < ?', *where])} ORDER BY j.seq DESC LIMIT ?"
+    return sql, [before, *params, f.limit + 1]

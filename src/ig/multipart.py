@@ -1,0 +1,75 @@
+"""Just enough ``multipart/form-data`` to take one uploaded file as a stream: the first part
+that carries a file (or the first part at all), its headers, and its bytes chunk by chunk.
+
+Written here rather than vendoring python-multipart because the Worker pays for every import at
+cold start, and ig needs only this one shape."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from ig.errors import BadRequest
+
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+_FILENAME = re.compile(r'filename="([^"]*)"', re.IGNORECASE)
+MAX_PART_HEADER = 16 * 1024
+
+
+@dataclass
+class FilePart:
+    content_type: str | None
+    filename: str | None
+    chunks: AsyncIterator[bytes]
+
+
+def boundary_of(content_type: str) -> str | None:
+    found = _BOUNDARY.search(content_type)
+    return found.group(1) if found else None
+
+
+async def first_file(body: AsyncIterator[bytes], boundary: str) -> FilePart:
+    delimiter = b"\r\n--" + boundary.encode()
+    buffer = bytearray(b"\r\n")  # lets the first delimiter match like the others
+    stream = body.__aiter__()
+
+    async def fill() -> bool:
+        try:
+            buffer.extend(await stream.__anext__())
+            return True
+        except StopAsyncIteration:
+            return False
+
+    while delimiter not in buffer:
+        if len(buffer) > MAX_PART_HEADER or not await fill():
+            raise BadRequest("malformed multipart body: no boundary")
+    del buffer[: buffer.index(delimiter) + len(delimiter)]
+    while b"\r\n\r\n" not in buffer:
+        if len(buffer) > MAX_PART_HEADER or not await fill():
+            raise BadRequest("malformed multipart body: part headers never end")
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    buffer[:] = rest
+    headers = {}
+    for line in head.decode("utf-8", "replace").split("\r\n"):
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    filename = _FILENAME.search(headers.get("content-disposition", ""))
+
+    async def data() -> AsyncIterator[bytes]:
+        while True:
+            at = buffer.find(delimiter)
+            if at >= 0:
+                if at:
+                    yield bytes(buffer[:at])
+                return
+            # Keep a tail that could be the start of a delimiter split across chunks.
+            keep = len(delimiter) - 1
+            if len(buffer) > keep:
+                yield bytes(buffer[:-keep])
+                del buffer[:-keep]
+            if not await fill():
+                raise BadRequest("malformed multipart body: the file part never ends")
+
+    return FilePart(headers.get("content-type"), filename.group(1) if filename else None, data())

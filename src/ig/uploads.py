@@ -1,0 +1,117 @@
+"""Uploaded inputs: media a consumer sends so jobs can use it (``artifact:<id>`` parameters).
+The bytes stream into the blob store; the declared type must match the magic number; identical
+bytes are kept once; an oversized or mismatched upload leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from ig import media
+from ig.deps import Deps
+from ig.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from ig.ingest import Digest
+from ig.multipart import boundary_of, first_file
+from ig.web import ApiRequest
+
+UPLOAD_KINDS = ("image", "audio", "video")
+EXISTING_UPLOAD = "SELECT id FROM artifacts WHERE role = 'input' AND sha256 = ?1 AND deleted_at IS NULL"
+INSERT_UPLOAD = """
+INSERT INTO artifacts (id, role, kind, content_type, size, sha256, blob_key, filename, created_at)
+VALUES (?1, 'input', ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+"""
+TAG_UPLOAD = """
+INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq) SELECT value, seq FROM json_each(?2), artifacts WHERE id = ?1
+"""
+
+
+async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
+        yield chunk
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""
+
+
+async def store_upload(deps: Deps, request: ApiRequest) -> tuple[str, bool]:
+    """Store the body as an input artifact; return its id and whether it is new."""
+    from ig.filters import parse_filters
+
+    tags = parse_filters({"tag": request.query.get("tag", [])}).tags
+    declared_header = request.headers.get("content-type", "")
+    body = request.stream or _empty()
+    filename = None
+    if declared_header.lower().startswith("multipart/form-data"):
+        boundary = boundary_of(declared_header)
+        if not boundary:
+            raise ValidationFailed([FieldError("content-type", "multipart without a boundary", "invalid")])
+        part = await first_file(_limited(body, deps.settings.max_upload_bytes + 64 * 1024), boundary)
+        declared_header, filename, body = part.content_type or "", part.filename, part.chunks
+    declared = media.by_content_type(declared_header)
+    if declared is None or declared.kind not in UPLOAD_KINDS:
+        raise UnsupportedMediaType(f"uploads must be images, audio or video, not {declared_header or 'untyped'}")
+    stream = _limited(body, deps.settings.max_upload_bytes).__aiter__()
+    first = b""
+    async for chunk in stream:
+        if chunk:
+            first = chunk
+            break
+    found = media.sniff(first[:64])
+    if found is None or found.content_type != declared.content_type:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "content-type",
+                    f"declared {declared.content_type} but the bytes are "
+                    f"{found.content_type if found else 'not a recognised format'}",
+                    "type_mismatch",
+                )
+            ]
+        )
+
+    async def all_chunks() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in stream:
+            yield chunk
+
+    artifact_id = deps.new_id()
+    blob_key = f"uploads/{artifact_id}"
+    digest = Digest(all_chunks())
+    await deps.blobs.put(blob_key, digest, content_type=declared.content_type, metadata={"artifact_id": artifact_id})
+    existing = await deps.db.first(EXISTING_UPLOAD, [digest.sha256])
+    if existing is None:
+        try:
+            await deps.db.batch(
+                [
+                    (
+                        INSERT_UPLOAD,
+                        [
+                            artifact_id,
+                            declared.kind,
+                            declared.content_type,
+                            digest.size,
+                            digest.sha256,
+                            blob_key,
+                            filename,
+                            deps.now(),
+                        ],
+                    ),
+                    (TAG_UPLOAD, [artifact_id, json.dumps(tags)]),
+                ]
+            )
+            return artifact_id, True
+        except Exception:
+            existing = await deps.db.first(EXISTING_UPLOAD, [digest.sha256])  # lost a race to the same bytes
+            if existing is None:
+                await deps.blobs.delete(blob_key)
+                raise
+    await deps.blobs.delete(blob_key)
+    if tags:
+        await deps.db.run(TAG_UPLOAD, [existing["id"], json.dumps(tags)])
+    return existing["id"], False
