@@ -30,6 +30,7 @@ def boundary_of(content_type: str) -> str | None:
 
 
 async def first_file(body: AsyncIterator[bytes], boundary: str) -> FilePart:
+    """The first part with a file name or a content type; plain form fields before it are skipped."""
     delimiter = b"\r\n--" + boundary.encode()
     buffer = bytearray(b"\r\n")  # lets the first delimiter match like the others
     stream = body.__aiter__()
@@ -41,28 +42,14 @@ async def first_file(body: AsyncIterator[bytes], boundary: str) -> FilePart:
         except StopAsyncIteration:
             return False
 
-    while delimiter not in buffer:
-        if len(buffer) > MAX_PART_HEADER or not await fill():
-            raise BadRequest("malformed multipart body: no boundary")
-    del buffer[: buffer.index(delimiter) + len(delimiter)]
-    while b"\r\n\r\n" not in buffer:
-        if len(buffer) > MAX_PART_HEADER or not await fill():
-            raise BadRequest("malformed multipart body: part headers never end")
-    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
-    buffer[:] = rest
-    headers = {}
-    for line in head.decode("utf-8", "replace").split("\r\n"):
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    filename = _FILENAME.search(headers.get("content-disposition", ""))
-
     async def data() -> AsyncIterator[bytes]:
+        """The current part's bytes, up to (not including) the next delimiter."""
         while True:
             at = buffer.find(delimiter)
             if at >= 0:
                 if at:
                     yield bytes(buffer[:at])
+                del buffer[:at]
                 return
             # Keep a tail that could be the start of a delimiter split across chunks.
             keep = len(delimiter) - 1
@@ -70,6 +57,29 @@ async def first_file(body: AsyncIterator[bytes], boundary: str) -> FilePart:
                 yield bytes(buffer[:-keep])
                 del buffer[:-keep]
             if not await fill():
-                raise BadRequest("malformed multipart body: the file part never ends")
+                raise BadRequest("malformed multipart body: a part never ends")
 
-    return FilePart(headers.get("content-type"), filename.group(1) if filename else None, data())
+    while True:
+        while delimiter not in buffer:
+            if len(buffer) > MAX_PART_HEADER or not await fill():
+                raise BadRequest("malformed multipart body: no boundary")
+        del buffer[: buffer.index(delimiter) + len(delimiter)]
+        while len(buffer) < 2 and await fill():
+            pass
+        if buffer[:2] == b"--":
+            raise BadRequest("the multipart body has no file part")
+        while b"\r\n\r\n" not in buffer:
+            if len(buffer) > MAX_PART_HEADER or not await fill():
+                raise BadRequest("malformed multipart body: part headers never end")
+        head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+        buffer[:] = rest
+        headers = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        filename = _FILENAME.search(headers.get("content-disposition", ""))
+        if filename or "content-type" in headers:
+            return FilePart(headers.get("content-type"), filename.group(1) if filename else None, data())
+        async for _ in data():  # a plain form field: skip it
+            pass

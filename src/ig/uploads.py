@@ -21,7 +21,8 @@ INSERT INTO artifacts (id, role, kind, content_type, size, sha256, blob_key, fil
 VALUES (?1, 'input', ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 """
 TAG_UPLOAD = """
-INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq) SELECT value, seq FROM json_each(?2), artifacts WHERE id = ?1
+INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq)
+SELECT t.value, a.seq FROM json_each(?2) t, artifacts a WHERE a.id = ?1
 """
 
 
