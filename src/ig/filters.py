@@ -24,7 +24,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_TAGS_PER_FILTER = 20
 _COLUMNS = ("kind", "task", "model", "provider", "job_id")
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"(\w+)(\*?)", re.UNICODE)
 
 
 @dataclass
@@ -85,14 +85,15 @@ def _moment(value: str | None, name: str, errors: list[FieldError]) -> str | Non
 
 
 def fts_query(text: str) -> str | None:
-    """The consumer's words as an FTS5 query: every word must appear (prefix match on the last),
-    each quoted so no input is FTS syntax."""
+    """The consumer's words as an FTS5 query: every word must appear as a whole word, or as a
+    prefix when written ``word*``; each is quoted so no input is FTS syntax.
+
+    Prefixes are opt-in because a prefix query merges the posting lists of every matching term
+    (5 ms at a million artifacts against 0.1 ms for a whole word)."""
     words = _WORD.findall(text)
     if not words:
         return None
-    quoted = [f'"{w}"' for w in words[:16]]
-    quoted[-1] += "*"
-    return " ".join(quoted)
+    return " ".join(f'"{word}"{star}' for word, star in words[:16])
 
 
 def _last(query: dict[str, list[str]], name: str) -> str | None:
