@@ -146,46 +146,62 @@ def parse_filters(query: dict[str, list[str]], *, for_jobs: bool = False) -> Fil
     return filters
 
 
+# --- conditions shared by artifacts and jobs ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Table:
+    alias: str  # a or j
+    tags: str  # its tag table
+    tag_owner: str  # how a tag row points at the row being filtered
+    search: str  # its FTS5 table, keyed by the row's seq
+
+
+ARTIFACTS = _Table("a", "artifact_tags", "x.artifact_seq = a.seq", "artifact_search")
+JOBS = _Table("j", "job_tags", "x.job_id = j.id", "job_search")
+
+
+def _common_conditions(
+    f: Filters, t: _Table, *, skip_tag: str | None = None, skip_any: bool = False, skip_q: bool = False
+) -> tuple[list[str], list[Any]]:
+    """Tag algebra, time range and full text; one JSON parameter per tag set (D1's limit is 100)."""
+    where: list[str] = []
+    params: list[Any] = []
+    has_tag = f"FROM {t.tags} x WHERE {t.tag_owner} AND x.tag IN (SELECT value FROM json_each(?))"
+    rest = [tag for tag in f.tags if tag != skip_tag]
+    if rest:
+        where.append(f"(SELECT count(*) {has_tag}) = ?")
+        params += [json.dumps(rest), len(rest)]
+    if f.any_tags and not skip_any:
+        where.append(f"EXISTS (SELECT 1 {has_tag})")
+        params.append(json.dumps(f.any_tags))
+    if f.not_tags:
+        where.append(f"NOT EXISTS (SELECT 1 {has_tag})")
+        params.append(json.dumps(f.not_tags))
+    if f.created_after:
+        where.append(f"{t.alias}.created_at > ?")
+        params.append(f.created_after)
+    if f.created_before:
+        where.append(f"{t.alias}.created_at < ?")
+        params.append(f.created_before)
+    if f.q and not skip_q:
+        where.append(f"EXISTS (SELECT 1 FROM {t.search} WHERE {t.search} MATCH ? AND rowid = {t.alias}.seq)")
+        params.append(f.q)
+    return where, params
+
+
 # --- artifacts ---------------------------------------------------------------------------------
 
 
 def _artifact_conditions(f: Filters, *, skip_tag: str | None, skip_any: bool, skip_q: bool) -> tuple[list[str], list]:
-    where = ["a.deleted_at IS NULL"]
-    params: list[Any] = []
-    rest = [t for t in f.tags if t != skip_tag]
-    if rest:
-        where.append(
-            "(SELECT count(*) FROM artifact_tags x WHERE x.artifact_seq = a.seq"
-            " AND x.tag IN (SELECT value FROM json_each(?))) = ?"
-        )
-        params += [json.dumps(rest), len(rest)]
-    if f.any_tags and not skip_any:
-        where.append(
-            "EXISTS (SELECT 1 FROM artifact_tags x WHERE x.artifact_seq = a.seq"
-            " AND x.tag IN (SELECT value FROM json_each(?)))"
-        )
-        params.append(json.dumps(f.any_tags))
-    if f.not_tags:
-        where.append(
-            "NOT EXISTS (SELECT 1 FROM artifact_tags x WHERE x.artifact_seq = a.seq"
-            " AND x.tag IN (SELECT value FROM json_each(?)))"
-        )
-        params.append(json.dumps(f.not_tags))
+    where, params = _common_conditions(f, ARTIFACTS, skip_tag=skip_tag, skip_any=skip_any, skip_q=skip_q)
+    where.insert(0, "a.deleted_at IS NULL")
     for name, value in f.columns.items():
         where.append(f"a.{name} = ?")
         params.append(value)
     if f.role:
         where.append("a.role = ?")
         params.append(f.role)
-    if f.created_after:
-        where.append("a.created_at > ?")
-        params.append(f.created_after)
-    if f.created_before:
-        where.append("a.created_at < ?")
-        params.append(f.created_before)
-    if f.q and not skip_q:
-        where.append("EXISTS (SELECT 1 FROM artifact_search WHERE artifact_search MATCH ? AND rowid = a.seq)")
-        params.append(f.q)
     return where, params
 
 
@@ -235,45 +251,18 @@ def artifact_page_sql(f: Filters, driver_tag: str | None) -> tuple[str, list[Any
 
 def job_conditions(f: Filters) -> tuple[list[str], list[Any]]:
     """WHERE conditions (alias ``j``) for every filter except the cursor."""
-    where: list[str] = []
-    params: list[Any] = []
-    if f.tags:
-        where.append(
-            "(SELECT count(*) FROM job_tags x WHERE x.job_id = j.id AND x.tag IN (SELECT value FROM json_each(?))) = ?"
-        )
-        params += [json.dumps(f.tags), len(f.tags)]
-    if f.any_tags:
-        where.append(
-            "EXISTS (SELECT 1 FROM job_tags x WHERE x.job_id = j.id AND x.tag IN (SELECT value FROM json_each(?)))"
-        )
-        params.append(json.dumps(f.any_tags))
-    if f.not_tags:
-        where.append(
-            "NOT EXISTS (SELECT 1 FROM job_tags x WHERE x.job_id = j.id AND x.tag IN (SELECT value FROM json_each(?)))"
-        )
-        params.append(json.dumps(f.not_tags))
+    where, params = _common_conditions(f, JOBS)
     for name, value in f.columns.items():
         if name == "kind":
             where.append(
                 "EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id AND a.kind = ? AND a.deleted_at IS NULL)"
             )
-        elif name == "job_id":
-            where.append("j.id = ?")
         else:
-            where.append(f"j.{name} = ?")
+            where.append("j.id = ?" if name == "job_id" else f"j.{name} = ?")
         params.append(value)
     if f.status:
         where.append("j.status = ?")
         params.append(f.status)
-    if f.created_after:
-        where.append("j.created_at > ?")
-        params.append(f.created_after)
-    if f.created_before:
-        where.append("j.created_at < ?")
-        params.append(f.created_before)
-    if f.q:
-        where.append("EXISTS (SELECT 1 FROM job_search WHERE job_search MATCH ? AND rowid = j.seq)")
-        params.append(f.q)
     return where, params
 
 
