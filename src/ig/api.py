@@ -125,15 +125,16 @@ async def get_artifact_content(deps: Deps, request: ApiRequest, artifact_id: str
         raise RangeNotSatisfiable(
             f"the artifact has {size} bytes", headers={"content-range": f"bytes */{size}"}
         ) from None
+    status = 200 if wanted is None else 206
+    headers["content-length"] = str(size if wanted is None else wanted.length)
+    if wanted is not None:
+        headers["content-range"] = wanted.content_range(size)
+    if request.method == "HEAD":
+        return ApiResponse(status, headers)  # the row knows the size; no need to open the blob
     blob = await deps.blobs.get(row["blob_key"], (wanted.offset, wanted.length) if wanted else None)
     if blob is None:
         raise NotFound(f"no content for artifact {artifact_id}")
-    if wanted is None:
-        headers["content-length"] = str(size)
-        return ApiResponse(200, headers, blob)
-    headers["content-length"] = str(wanted.length)
-    headers["content-range"] = wanted.content_range(size)
-    return ApiResponse(206, headers, blob)
+    return ApiResponse(status, headers, blob)
 
 
 async def artifact_url(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:

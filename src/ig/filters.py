@@ -23,6 +23,8 @@ from ig.schemas import check_tag
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_TAGS_PER_FILTER = 20
+NO_CURSOR = 2**53 - 1
+"""Above every seq: the first page. The largest integer a JS number (D1's binding) holds exactly."""
 _COLUMNS = ("kind", "task", "model", "provider", "job_id")
 _WORD = re.compile(r"(\w+)(\*?)", re.UNICODE)
 
@@ -209,7 +211,7 @@ def artifact_page_sql(f: Filters, driver_tag: str | None) -> tuple[str, list[Any
     """SQL returning up to ``limit + 1`` artifact seqs, newest first. ``driver_tag`` is the
     rarest AND tag (the caller looks it up in tag_counts), if the query has AND tags."""
     limit = f.limit + 1
-    before = f.after_seq if f.after_seq is not None else 2**62
+    before = f.after_seq if f.after_seq is not None else NO_CURSOR
     if driver_tag is not None:
         where, params = _artifact_conditions(f, skip_tag=driver_tag, skip_any=False, skip_q=False)
         # CROSS JOIN makes SQLite walk the posting list first, newest first.
@@ -269,6 +271,6 @@ def job_conditions(f: Filters) -> tuple[list[str], list[Any]]:
 def job_page_sql(f: Filters) -> tuple[str, list[Any]]:
     """SQL returning up to ``limit + 1`` job seqs, newest first."""
     where, params = job_conditions(f)
-    before = f.after_seq if f.after_seq is not None else 2**62
+    before = f.after_seq if f.after_seq is not None else NO_CURSOR
     sql = f"SELECT j.seq, j.id FROM jobs j WHERE {' AND '.join(['j.seq < ?', *where])} ORDER BY j.seq DESC LIMIT ?"
     return sql, [before, *params, f.limit + 1]

@@ -138,9 +138,8 @@ async def delete_artifact(db: Database, blobs: BlobStore, artifact_id: str, now:
     row = await db.first("SELECT seq, blob_key, deleted_at FROM artifacts WHERE id = ?1", [artifact_id])
     if row is None:
         raise NotFound(f"no artifact {artifact_id}")
-    if row["deleted_at"] is not None:
-        return
     # Tombstone first: if the blob delete then fails, the artifact is already gone from every
-    # query, and a retry of the DELETE removes the blob.
-    await db.batch([(sql, [row["seq"], now] if "?2" in sql else [row["seq"]]) for sql in TOMBSTONE])
+    # query, and a retried DELETE (which deletes the blob again, harmlessly) finishes the job.
+    if row["deleted_at"] is None:
+        await db.batch([(sql, [row["seq"], now] if "?2" in sql else [row["seq"]]) for sql in TOMBSTONE])
     await blobs.delete(row["blob_key"])

@@ -39,6 +39,11 @@ def _json(text: str | None, default: Any = None) -> Any:
     return json.loads(text) if text else default
 
 
+def _money(value: float | int | None) -> float | None:
+    # D1 hands back whole-number REALs as integers; the API always says 0.0, not 0.
+    return None if value is None else float(value)
+
+
 def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
     if row["role"] == "input":
         provenance: dict[str, Any] | None = {"uploaded_at": row["created_at"], "filename": row["filename"]}
@@ -72,7 +77,7 @@ def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
         "tags": sorted(_json(row["tags"], [])),
         "created_at": row["created_at"],
         "seed": int(row["seed"]) if row["seed"] is not None else None,
-        "cost": row["cost"],
+        "cost": _money(row["cost"]),
         "nsfw": bool(row["nsfw"]) if row["nsfw"] is not None else None,
         "deleted_at": row["deleted_at"],
         "provenance": provenance,
@@ -93,7 +98,7 @@ def render_job(job: Row, artifacts: list[Row], base_url: str) -> dict[str, Any]:
         "created_at": job["created_at"],
         "submitted_at": job["submitted_at"],
         "completed_at": job["completed_at"],
-        "cost": job["cost"],
+        "cost": _money(job["cost"]),
         "error": _json(job["error"]),
         "expected_results": job["expected_results"],
         "artifacts": [render_artifact(a, base_url) for a in artifacts],

@@ -2,14 +2,19 @@
 
 `worker_runtime` (session) installs node_modules and the wheel cache on first use.
 `make_worker` (function) starts a WorkerHarness for a given source dir and closes it afterwards.
+`ig_harness` (module) runs ig's own src/entry.py; `ig` (function) resets it for one test and pairs it
+with that test's fake Runware (`fake_runware`, from tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from fake_runware import FakeRunware
 
+from .ig_worker import IgWorker, start_harness
 from .runtime_cache import Paths, WorkerRuntimeError, ensure_worker_runtime
 from .worker_harness import WorkerHarness
 
@@ -34,3 +39,30 @@ def make_worker(worker_runtime: Paths) -> Iterator[Callable[..., WorkerHarness]]
     yield _make
     for h in started:
         h.close()
+
+
+@pytest.fixture(scope="module")
+def ig_harness(worker_runtime: Paths) -> Iterator[WorkerHarness]:
+    """One Worker (src/entry.py) per test module, schema applied from migrations/."""
+    h = start_harness(worker_runtime, max_retries=5)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def fake_runware() -> Iterator[FakeRunware]:
+    """tests/conftest.py's fake Runware, serving with a short poll interval: its default 0.5 s
+    makes every stop() wait that long, which adds up over the Worker tests."""
+    fake = FakeRunware()
+    threading.Thread(target=fake._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def ig(ig_harness: WorkerHarness, fake_runware: FakeRunware) -> IgWorker:
+    """The module's Worker with empty tables, queues and bucket, pointed at this test's fake Runware
+    (webhook mode: IG_PUBLIC_URL is set; tests change vars with ``ig.configure``)."""
+    worker = IgWorker(ig_harness, fake_runware)
+    worker.reset()
+    return worker

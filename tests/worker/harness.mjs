@@ -252,6 +252,7 @@ function enqueue(queueName, body, opts = {}, source = "worker") {
     delaySeconds: opts.delaySeconds ?? 0,
     failedAttempts: 0,
   };
+  msg.visibleAt = msg.timestamp + msg.delaySeconds * 1000;
   queues[queueName].push(msg);
   sentLog.push({ queue: queueName, id: msg.id, body: jsonSafe(stored), contentType, delaySeconds: msg.delaySeconds, source });
   return msg;
@@ -561,7 +562,7 @@ function takeBatch(queueName, maxBatchSize, respectDelays) {
   const batch = [];
   for (let i = 0; i < q.length && batch.length < maxBatchSize; ) {
     const m = q[i];
-    if (respectDelays && m.timestamp + m.delaySeconds * 1000 > now) {
+    if (respectDelays && m.visibleAt > now) {
       i++;
       continue;
     }
@@ -613,7 +614,8 @@ async function deliverBatch(queueName, opts = {}) {
       m.failedAttempts += 1;
       if (m.failedAttempts < maxRetries + 1) {
         m.delaySeconds = delaySeconds ?? 0;
-        m.timestamp = m.timestamp; // keep original send time, like workerd
+        // A retry delay counts from now; the message keeps its original send time (timestamp).
+        m.visibleAt = Date.now() + m.delaySeconds * 1000;
         queues[queueName].push(m);
         entry.fate = "requeued";
       } else if (dlq) {
@@ -627,7 +629,7 @@ async function deliverBatch(queueName, opts = {}) {
   }
   for (const m of toDlq) {
     // Moves to the DLQ as a fresh delivery (attempts restart at 1), same id/body/timestamp.
-    queues[dlq].push({ ...m, failedAttempts: 0, delaySeconds: 0 });
+    queues[dlq].push({ ...m, failedAttempts: 0, delaySeconds: 0, visibleAt: Date.now() });
   }
   return {
     queue: queueName,
@@ -767,6 +769,11 @@ const COMMANDS = {
   r2_get: cmdR2Get,
   r2_list: cmdR2List,
   r2_put: cmdR2Put,
+  r2_delete: async (req) => {
+    const keys = req.keys ?? [];
+    if (keys.length) await state.r2.delete(keys);
+    return { deleted: keys.length };
+  },
   queue_send: async (req) => {
     const m = enqueue(req.queue ?? QUEUE, fromJsonSafe(req.body), { contentType: req.content_type, delaySeconds: req.delay_seconds }, "test");
     return { id: m.id };

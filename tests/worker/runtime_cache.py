@@ -201,8 +201,10 @@ def pick_node(root: Path = REPO_ROOT) -> str:
     except ValueError:
         major = 0
     if major < 20:
-        raise WorkerRuntimeError(f"{node} is Node.js {out}; the worker harness needs Node.js >= 20 "
-                                 "(22 recommended: miniflare and wrangler declare engines >=22).")
+        raise WorkerRuntimeError(
+            f"{node} is Node.js {out}; the worker harness needs Node.js >= 20 "
+            "(22 recommended: miniflare and wrangler declare engines >=22)."
+        )
     return node
 
 

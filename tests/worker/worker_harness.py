@@ -301,6 +301,20 @@ class WorkerHarness:
             "r2_put", key=key, body_b64=_b64(body), httpMetadata=http_metadata, customMetadata=custom_metadata
         )
 
+    def r2_delete(self, *keys: str) -> int:
+        return self.request("r2_delete", keys=list(keys))["deleted"]
+
+    def r2_keys(self, prefix: str | None = None) -> list[str]:
+        """Every key in the bucket (under ``prefix``), following list cursors."""
+        keys: list[str] = []
+        cursor = None
+        while True:
+            page = self.r2_list(prefix=prefix, cursor=cursor)
+            keys += [o["key"] for o in page["objects"]]
+            if not page["truncated"]:
+                return keys
+            cursor = page["cursor"]
+
     def queue_send(
         self, body: Any, queue: str = "ig-jobs", content_type: str | None = None, delay_seconds: int | None = None
     ) -> str:

@@ -84,8 +84,7 @@ class Default(WorkerEntrypoint):
         if route == "/r2/from-fetch":
             return Response.json(await self.probe_r2_from_fetch(q["url"], q["key"]))
         if route == "/r2/from-request":
-            o = await self.env.ARTIFACTS.put(q["key"], request.body,
-                                             customMetadata={"via": "request.body"})
+            o = await self.env.ARTIFACTS.put(q["key"], request.body, customMetadata={"via": "request.body"})
             return Response.json({"size": o.size, "body_type": tname(request.body)})
         if route == "/send":
             return Response.json(await self.probe_send())

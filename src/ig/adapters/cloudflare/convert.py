@@ -24,9 +24,10 @@ def to_py(value: Any) -> Any:
     if is_null(value):
         return None
     if isinstance(value, JsProxy):
-        if value.typeof in ("undefined",):
-            return None
-        return value.to_py()
+        converted = value.to_py()
+        if isinstance(converted, JsProxy):  # a class instance to_py cannot convert
+            return converted
+        return to_py(converted)  # to_py leaves nested nulls as jsnull
     if isinstance(value, dict):
         return {k: to_py(v) for k, v in value.items()}
     if isinstance(value, list):

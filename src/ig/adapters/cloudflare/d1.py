@@ -8,6 +8,21 @@ from typing import Any
 from ig.adapters.cloudflare.convert import to_py
 from ig.ports import Row, Statement
 
+# Pyodide hands Python ints from 2**53 - 1 outwards to JS as BigInt, which D1 refuses
+# ("D1_TYPE_ERROR: Type 'bigint' not supported"). D1 binds every JS number as a double (REAL,
+# stored as INTEGER by column affinity), so passing the same value as a float changes nothing,
+# as long as the float holds it exactly.
+_LARGEST_JS_NUMBER_INT = 2**53 - 2
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST_JS_NUMBER_INT:
+        as_float = float(value)
+        if int(as_float) != value:
+            raise ValueError(f"D1 cannot bind the integer {value} exactly (it is beyond 2**53): bind it as text")
+        return as_float
+    return value
+
 
 def _changes(result: Any) -> int:
     return int(to_py(result["meta"])["changes"] or 0)
@@ -20,7 +35,7 @@ class D1Database:
     def _statement(self, sql: str, params: Sequence[Any]) -> Any:
         statement = self._db.prepare(sql)
         # D1 rejects `undefined`; the vendored SDK binds None as JS null (Python 3.13 runtime).
-        return statement.bind(*params) if params else statement
+        return statement.bind(*[_param(p) for p in params]) if params else statement
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         result = await self._statement(sql, params).all()

@@ -15,6 +15,7 @@ from ig.adapters.cloudflare.convert import is_null, js_bytes, py_bytes, to_js_ob
 class FetchResponse:
     def __init__(self, response: Any) -> None:
         self._response = response
+        self._reader: Any = None
         self.status = int(response.status)
         self.headers = {str(k).lower(): str(v) for k, v in response.headers.entries()}
 
@@ -22,7 +23,7 @@ class FetchResponse:
         body = self._response.body
         if is_null(body):  # 204/304 and HEAD answers have a null body
             return
-        reader = body.getReader()
+        self._reader = reader = body.getReader()
         try:
             while True:
                 step = await reader.read()
@@ -32,15 +33,20 @@ class FetchResponse:
         except JsException as exc:
             raise ConnectionError(str(exc)) from exc
         finally:
+            self._reader = None
             reader.releaseLock()
 
     async def aclose(self) -> None:
-        body = self._response.body
-        if not is_null(body) and not self._response.bodyUsed:
-            try:
-                await body.cancel()
-            except JsException:
-                pass
+        # A caller that stops reading early leaves iter_bytes suspended, holding the reader lock
+        # (its finally runs only when the generator is collected), and a read-from stream counts
+        # as used: cancel through that reader, or the connection stays open until then.
+        try:
+            if self._reader is not None:
+                await self._reader.cancel()
+            elif not is_null(self._response.body) and not self._response.bodyUsed:
+                await self._response.body.cancel()
+        except JsException:
+            pass
 
 
 class FetchClient:

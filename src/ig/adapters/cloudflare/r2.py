@@ -59,12 +59,15 @@ class R2BlobStore:
         return StoredBlob(key=key, size=int(obj.size), content_type=content_type, body=obj)
 
     async def iter_bytes(self, blob: StoredBlob) -> AsyncIterator[bytes]:
-        reader = blob.body.body.getReader()
-        while True:
-            step = await reader.read()
-            if step.done:
-                return
-            yield py_bytes(step.value)
+        reader = blob.body.body.getReader()  # the R2ObjectBody's JS ReadableStream
+        try:
+            while True:
+                step = await reader.read()
+                if step.done:
+                    return
+                yield py_bytes(step.value)
+        finally:
+            reader.releaseLock()
 
     async def delete(self, key: str) -> None:
         await self._bucket.delete(key)

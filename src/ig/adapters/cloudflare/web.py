@@ -5,6 +5,7 @@ the response stream without entering Python."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,10 +41,11 @@ async def _read_body(request: Any, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request bodies on this route are limited to {limit} bytes")
     body = bytearray()
-    async for chunk in _chunks(request):
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request bodies on this route are limited to {limit} bytes")
+    async with aclosing(_chunks(request)) as chunks:  # releases the reader lock when stopping early
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"request bodies on this route are limited to {limit} bytes")
     return bytes(body)
 
 

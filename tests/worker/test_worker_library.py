@@ -1,0 +1,151 @@
+"""The library features whose bytes cross the Worker adapters: range requests (R2 ranged reads),
+uploads (the request body streamed from its JS ReadableStream into R2, multipart for large ones),
+deletion (R2 delete) and signed content URLs. Checked in Miniflare's D1 and R2, read from Node."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from urllib.parse import urlsplit
+
+from fake_runware import tiny_png
+
+from .ig_worker import BASE, image_job
+
+MiB = 1024 * 1024
+
+
+def _png(size: int) -> bytes:
+    head = tiny_png(7)
+    return head + os.urandom(size - len(head))
+
+
+def test_range_requests_read_only_the_range_from_r2(ig):
+    job_id = ig.complete_by_webhooks(image_job(1))
+    [artifact] = ig.artifacts(job_id)
+    served = ig.fake.served_bytes(artifact["source_url"])
+    size = len(served)
+    path = f"/v1/artifacts/{artifact['id']}/content"
+
+    cases = {"bytes=0-9": (0, 10), "bytes=10-": (10, size - 10), "bytes=-5": (size - 5, 5), "bytes=3-3": (3, 1)}
+    for header, (offset, length) in cases.items():
+        r = ig.fetch("GET", path, headers={"range": header})
+        assert r.status == 206, (header, r.text)
+        assert r.body == served[offset : offset + length]
+        assert r.header("content-length") == str(length)
+        assert r.header("content-range") == f"bytes {offset}-{offset + length - 1}/{size}"
+        assert r.header("content-type") == "image/png"
+    whole = ig.fetch("GET", path, headers={"range": "bytes=0-5,9-10"})  # several ranges: the whole body
+    assert whole.status == 200 and whole.body == served
+    beyond = ig.fetch("GET", path, headers={"range": f"bytes={size}-"})
+    assert beyond.status == 416 and beyond.header("content-range") == f"bytes */{size}"
+
+
+def test_a_range_across_r2_part_boundaries_of_a_large_output(ig):
+    ig.fake.large_output_bytes = 17 * MiB  # over 16 MiB: a multipart upload of 8 + 8 + 1 MiB
+    job_id = ig.complete_by_webhooks(image_job(1))
+    [artifact] = ig.artifacts(job_id)
+    served = ig.fake.served_bytes(artifact["source_url"])
+    assert ig.blob(artifact["blob_key"])["etag"].endswith("-3")
+    offset, length = 8 * MiB - 100, 8 * MiB + 200  # spans all three parts
+    r = ig.fetch(
+        "GET", f"/v1/artifacts/{artifact['id']}/content", headers={"range": f"bytes={offset}-{offset + length - 1}"}
+    )
+    assert r.status == 206 and r.body == served[offset : offset + length]
+
+
+def test_an_upload_streams_into_r2_and_identical_bytes_are_kept_once(ig):
+    png = tiny_png(3, 32, 32)
+    r = ig.fetch("POST", "/v1/uploads?tag=upload&tag=user:7", body=png, headers={"content-type": "image/png"})
+    assert r.status == 201, r.text
+    view = r.json()
+    [row] = ig.rows("SELECT * FROM artifacts WHERE id = ?", view["id"])
+    assert (row["role"], row["kind"], row["content_type"], row["job_id"]) == ("input", "image", "image/png", None)
+    assert row["size"] == len(png) and row["sha256"] == hashlib.sha256(png).hexdigest()
+    assert row["blob_key"] == f"uploads/{view['id']}"
+    obj = ig.blob(row["blob_key"])
+    assert obj["body"] == png and obj["httpMetadata"] == {"contentType": "image/png"}
+    assert ig.artifact_tags(view["id"]) == ["upload", "user:7"]
+
+    again = ig.fetch("POST", "/v1/uploads", body=png, headers={"content-type": "image/png"})
+    assert again.status == 200 and again.json()["id"] == view["id"]
+    assert ig.h.r2_keys() == [row["blob_key"]]  # the second copy was removed again
+    assert ig.fetch("GET", f"/v1/artifacts/{view['id']}/content").body == png
+
+
+def test_a_multipart_form_upload_keeps_the_file_name(ig):
+    png = tiny_png(4, 24, 24)
+    boundary = "----igboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="fox.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    r = ig.fetch(
+        "POST", "/v1/uploads", body=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert r.status == 201, r.text
+    [row] = ig.rows("SELECT filename, size, blob_key FROM artifacts WHERE id = ?", r.json()["id"])
+    assert row["filename"] == "fox.png" and row["size"] == len(png)
+    assert ig.blob(row["blob_key"])["body"] == png
+
+
+def test_a_large_upload_goes_through_r2_multipart(ig):
+    data = _png(18 * MiB + 5)
+    r = ig.fetch("POST", "/v1/uploads", body=data, headers={"content-type": "image/png"})
+    assert r.status == 201, r.text
+    [row] = ig.rows("SELECT size, sha256, blob_key FROM artifacts WHERE id = ?", r.json()["id"])
+    assert row["size"] == len(data) and row["sha256"] == hashlib.sha256(data).hexdigest()
+    obj = ig.blob(row["blob_key"])
+    assert obj["etag"].endswith("-3") and obj["body"] == data
+
+
+def test_an_oversized_or_mismatched_upload_leaves_nothing_behind(ig):
+    ig.configure(IG_MAX_UPLOAD_BYTES=MiB)
+    big = ig.fetch("POST", "/v1/uploads", body=_png(MiB + 1), headers={"content-type": "image/png"})
+    assert big.status == 413, big.text
+    wrong = ig.fetch("POST", "/v1/uploads", body=tiny_png(1), headers={"content-type": "image/jpeg"})
+    assert wrong.status == 422, wrong.text
+    assert ig.rows("SELECT id FROM artifacts") == [] and ig.h.r2_keys() == []
+
+
+def test_an_upload_refused_midway_through_a_multipart_upload_leaves_nothing(ig):
+    ig.configure(IG_MAX_UPLOAD_BYTES=20 * MiB)  # refused after two 8 MiB parts went up
+    r = ig.fetch("POST", "/v1/uploads", body=_png(25 * MiB), headers={"content-type": "image/png"})
+    assert r.status == 413, r.text
+    assert ig.rows("SELECT id FROM artifacts") == [] and ig.h.r2_keys() == []
+
+
+def test_deleting_an_artifact_removes_its_r2_object_and_keeps_a_tombstone(ig):
+    job_id = ig.complete_by_webhooks(image_job(2))
+    first, second = ig.artifacts(job_id)
+    r = ig.fetch("DELETE", f"/v1/artifacts/{first['id']}")
+    assert r.status == 204, r.text
+    assert ig.h.r2_get(first["blob_key"]) is None
+    assert ig.h.r2_keys() == [second["blob_key"]]
+    [row] = ig.rows("SELECT deleted_at FROM artifacts WHERE id = ?", first["id"])
+    assert row["deleted_at"] is not None
+    assert ig.fetch("GET", f"/v1/artifacts/{first['id']}/content").status == 410
+    assert ig.fetch("DELETE", f"/v1/artifacts/{first['id']}").status == 204  # twice is fine
+
+
+def test_a_signed_content_url_works_without_the_api_token(ig):
+    ig.configure(IG_API_TOKEN="tok")
+    auth = {"authorization": "Bearer tok"}
+    ig.fake.drop_webhooks = True
+    job_id = ig.submitted(image_job(1), headers=auth)
+    ig.deliver_results(job_id)
+    ig.drain()
+    [artifact] = ig.artifacts(job_id)
+    assert ig.fetch("GET", f"/v1/artifacts/{artifact['id']}/content").status == 401
+    signed = ig.fetch("GET", f"/v1/artifacts/{artifact['id']}/url?expires_in=60", headers=auth).json()["url"]
+    assert signed.startswith(f"{BASE}/v1/artifacts/{artifact['id']}/content?")
+    parts = urlsplit(signed)
+    r = ig.fetch("GET", f"{parts.path}?{parts.query}")
+    assert r.status == 200 and r.body == ig.fake.served_bytes(artifact["source_url"])
+    forged = ig.fetch("GET", f"{parts.path}?{parts.query[:-2]}xx")
+    assert forged.status == 403
