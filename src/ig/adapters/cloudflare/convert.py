@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import js
@@ -45,3 +46,16 @@ def py_bytes(chunk: Any) -> bytes:
     if isinstance(chunk, bytes | bytearray | memoryview):
         return bytes(chunk)
     return chunk.to_bytes()
+
+
+async def read_stream(reader: Any) -> AsyncIterator[bytes]:
+    """Python bytes, chunk by chunk, from a JS ReadableStream reader (bodies never sit whole in
+    memory); the lock is released when the stream ends or the caller stops."""
+    try:
+        while True:
+            step = await reader.read()
+            if step.done:
+                return
+            yield py_bytes(step.value)
+    finally:
+        reader.releaseLock()

@@ -9,7 +9,7 @@ from typing import Any
 import js
 from pyodide.ffi import JsException
 
-from ig.adapters.cloudflare.convert import is_null, js_bytes, py_bytes, to_js_object
+from ig.adapters.cloudflare.convert import is_null, js_bytes, read_stream, to_js_object
 
 
 class FetchResponse:
@@ -23,18 +23,14 @@ class FetchResponse:
         body = self._response.body
         if is_null(body):  # 204/304 and HEAD answers have a null body
             return
-        self._reader = reader = body.getReader()
+        self._reader = body.getReader()
         try:
-            while True:
-                step = await reader.read()
-                if step.done:
-                    return
-                yield py_bytes(step.value)
+            async for chunk in read_stream(self._reader):
+                yield chunk
         except JsException as exc:
             raise ConnectionError(str(exc)) from exc
         finally:
             self._reader = None
-            reader.releaseLock()
 
     async def aclose(self) -> None:
         # A caller that stops reading early leaves iter_bytes suspended, holding the reader lock

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
-from ig.adapters.cloudflare.convert import py_bytes
+from ig.adapters.cloudflare.convert import read_stream
 from ig.ports import StoredBlob
 
 PART_SIZE = 8 * 1024 * 1024  # R2 parts: 5 MiB minimum, uniform except the last
@@ -58,16 +58,8 @@ class R2BlobStore:
         content_type = (obj.httpMetadata or {}).get("contentType") or "application/octet-stream"
         return StoredBlob(key=key, size=int(obj.size), content_type=content_type, body=obj)
 
-    async def iter_bytes(self, blob: StoredBlob) -> AsyncIterator[bytes]:
-        reader = blob.body.body.getReader()  # the R2ObjectBody's JS ReadableStream
-        try:
-            while True:
-                step = await reader.read()
-                if step.done:
-                    return
-                yield py_bytes(step.value)
-        finally:
-            reader.releaseLock()
+    def iter_bytes(self, blob: StoredBlob) -> AsyncIterator[bytes]:
+        return read_stream(blob.body.body.getReader())  # the R2ObjectBody's JS ReadableStream
 
     async def delete(self, key: str) -> None:
         await self._bucket.delete(key)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from workers import Response
 
-from ig.adapters.cloudflare.convert import is_null, py_bytes
+from ig.adapters.cloudflare.convert import is_null, read_stream
 from ig.api import ROUTER, body_limit
 from ig.deps import Deps
 from ig.errors import PayloadTooLarge
@@ -25,15 +25,8 @@ async def _chunks(request: Any) -> AsyncIterator[bytes]:
     stream = request.body
     if is_null(stream):  # GET/HEAD, or no body: JS null, which the SDK passes on as jsnull
         return
-    reader = stream.getReader()
-    try:
-        while True:
-            step = await reader.read()
-            if step.done:
-                return
-            yield py_bytes(step.value)
-    finally:
-        reader.releaseLock()
+    async for chunk in read_stream(stream.getReader()):
+        yield chunk
 
 
 async def _read_body(request: Any, limit: int) -> bytes:
