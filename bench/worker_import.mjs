@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { loadPyodide } from "pyodide";
+import { loadWorkerPyodide as loadRuntime } from "../tests/worker/pyodide_runtime.mjs";
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -55,45 +55,13 @@ const BREAKDOWN_STEPS = [
   ["import entry", "import entry"],
 ];
 
-// ---------------------------------------------------------------------------------------------
-// Interpreter set-up. Mirrors start() in tests/worker/harness.mjs (the Pyodide part, without
-// Miniflare); harness.mjs starts Miniflare and reads stdin at module top level, so it cannot be
-// imported. Keep the two in step (see bench/README.md for the proposed shared module).
-const COMPAT_FLAGS = {
-  python_workflows_implicit_dependencies: false,
-  python_request_headers_preserve_commas: true,
-};
-
+// Interpreter set-up: the same Pyodide, wheels, runtime modules and source mount as the worker
+// tests (tests/worker/pyodide_runtime.mjs), without Miniflare: nothing touches a binding at import.
 async function loadWorkerPyodide({ src, wheels, args = [], onStderr = null }) {
-  const t = {};
-  const t0 = performance.now();
-  const py = await loadPyodide({ env: { HOME: "/home/pyodide", PYTHONDONTWRITEBYTECODE: "1" }, args });
-  py.setStdout({ batched: (s) => process.stderr.write(`[py stdout] ${s}\n`) });
-  py.setStderr({ batched: onStderr ?? ((s) => process.stderr.write(`[py stderr] ${s}\n`)) });
-  t.load_pyodide = performance.now() - t0;
-
-  const t1 = performance.now();
-  for (const w of wheels) await py.loadPackage(path.resolve(w), { messageCallback: () => {}, errorCallback: (m) => console.error(m) });
-  const cloudflareWorkersModule = { env: {}, waitUntil() {} };
-  py.registerJsModule("_cloudflare_compat_flags", COMPAT_FLAGS);
-  py.registerJsModule("_pyodide_entrypoint_helper", {
-    cloudflareWorkersModule,
-    cloudflareSocketsModule: {},
-    doAnImport: (name) => (name === "cloudflare:workers" ? Promise.resolve(cloudflareWorkersModule) : import(name)),
-    patchWaitUntil: () => {},
-    patch_env_helper: function* () { yield; },
-  });
-  t.wheels = performance.now() - t1;
-
-  py.FS.mkdirTree("/session/metadata");
-  py.FS.mount(py.FS.filesystems.NODEFS, { root: src }, "/session/metadata");
-  py.runPython(`
-import sys, os
-sys.dont_write_bytecode = True
-sys.path.insert(0, "/session/metadata")
-os.chdir("/session/metadata")
-`);
-  return { py, timings: t };
+  const options = { src, wheels, args };
+  if (onStderr) options.stderr = onStderr;
+  const { py, timings } = await loadRuntime(options);
+  return { py, timings: { load_pyodide: timings.load_pyodide, wheels: timings.wheels } };
 }
 
 function timePython(py, code) {

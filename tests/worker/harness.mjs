@@ -27,7 +27,7 @@ import { randomUUID } from "node:crypto";
 import { types as utilTypes } from "node:util";
 const isProxy = utilTypes.isProxy;
 import { Miniflare, Log, LogLevel } from "miniflare";
-import { loadPyodide } from "pyodide";
+import { DEFAULT_COMPAT_FLAGS, loadWorkerPyodide } from "./pyodide_runtime.mjs";
 
 const PROTO = "@@IGH ";
 const writeProto = (obj) => process.stdout.write(PROTO + JSON.stringify(obj) + "\n");
@@ -48,11 +48,7 @@ const DLQ_MAX_RETRIES = cfg.dlq_max_retries ?? 5;
 const MAX_BATCH_SIZE = cfg.max_batch_size ?? 10;
 const RELAXED = { fetch: true, queue: false, scheduled: false, ...(cfg.relaxed ?? {}) };
 // Compat flags the SDK reads (values for compatibility_date 2026-04-22).
-const COMPAT_FLAGS = {
-  python_workflows_implicit_dependencies: false,
-  python_request_headers_preserve_commas: true, // enable date 2026-02-17
-  ...(cfg.compat_flags ?? {}),
-};
+const COMPAT_FLAGS = { ...DEFAULT_COMPAT_FLAGS, ...(cfg.compat_flags ?? {}) };
 
 // ---------------------------------------------------------------------------------------------
 // Per-command log capture
@@ -461,33 +457,20 @@ async function start() {
   };
 
   const t1 = performance.now();
-  py = await loadPyodide({ env: { HOME: "/home/pyodide", PYTHONDONTWRITEBYTECODE: "1" } });
-  py.setStdout({ batched: (s) => logLine("stdout", s) });
-  py.setStderr({ batched: (s) => logLine("stderr", s) });
-  t.pyodide = Math.round(performance.now() - t1);
-
-  const t2 = performance.now();
-  for (const w of WHEELS) await py.loadPackage(path.resolve(w), { messageCallback: () => {}, errorCallback: (m) => console.error(m) });
-  py.registerJsModule("_cloudflare_compat_flags", COMPAT_FLAGS);
-  py.registerJsModule("_pyodide_entrypoint_helper", {
+  // Our ExecutionContext.waitUntil already accepts Python awaitables, so patchWaitUntil stays a no-op.
+  const loaded = await loadWorkerPyodide({
+    src: SRC,
+    wheels: WHEELS,
+    compatFlags: COMPAT_FLAGS,
+    stdout: (s) => logLine("stdout", s),
+    stderr: (s) => logLine("stderr", s),
     cloudflareWorkersModule,
-    cloudflareSocketsModule: {},
-    doAnImport: (name) => (name === "cloudflare:workers" ? Promise.resolve(cloudflareWorkersModule) : import(name)),
-    patchWaitUntil: (_ctx) => {}, // our ExecutionContext.waitUntil already accepts Python awaitables
-    patch_env_helper: patchEnvHelper,
+    patchEnvHelper,
   });
-  t.wheels = Math.round(performance.now() - t2);
-
-  // Mount the Worker source unchanged (read through NODEFS) where workerd puts the bundle.
+  py = loaded.py;
+  t.pyodide = Math.round(loaded.timings.load_pyodide);
+  t.wheels = Math.round(loaded.timings.wheels);
   const t3 = performance.now();
-  py.FS.mkdirTree("/session/metadata");
-  py.FS.mount(py.FS.filesystems.NODEFS, { root: SRC }, "/session/metadata");
-  py.runPython(`
-import sys, os
-sys.dont_write_bytecode = True
-sys.path.insert(0, "/session/metadata")
-os.chdir("/session/metadata")
-`);
   py.FS.writeFile("/tmp/_ig_harness.py", HARNESS_PY);
   py.runPython("import sys; sys.path.insert(0, '/tmp')");
   const glue = py.pyimport("_ig_harness");
