@@ -149,3 +149,43 @@ def test_a_signed_content_url_works_without_the_api_token(ig):
     assert r.status == 200 and r.body == ig.fake.served_bytes(artifact["source_url"])
     forged = ig.fetch("GET", f"{parts.path}?{parts.query[:-2]}xx")
     assert forged.status == 403
+
+
+def test_tag_algebra_full_text_tag_counts_and_usage_run_on_d1(ig):
+    """FTS5, the tag-count triggers, json_each and window functions, on D1 itself."""
+    jobs = {}
+    for name, tags, prompt in (
+        ("a", ["red", "user:1"], "a lighthouse at dusk"),
+        ("b", ["red", "user:2"], "a fox in the snow"),
+        ("c", ["blue"], "a lighthouse in fog"),
+    ):
+        body = image_job(1, tags=tags)
+        body["params"]["positivePrompt"] = prompt
+        jobs[name] = ig.complete_by_webhooks(body)
+    artifact = {name: ig.artifacts(job_id)[0]["id"] for name, job_id in jobs.items()}
+
+    def listed(query: str) -> list[str]:
+        r = ig.fetch("GET", f"/v1/artifacts?{query}")
+        assert r.status == 200, r.text
+        return [a["id"] for a in r.json()["items"]]
+
+    assert listed("tag=red&tag=user:2") == [artifact["b"]]
+    assert listed("any_tag=user:1&any_tag=blue") == [artifact["c"], artifact["a"]]
+    assert listed("not_tag=red") == [artifact["c"]]
+    assert listed("q=lighthouse") == [artifact["c"], artifact["a"]]
+    assert listed("q=light*&tag=red") == [artifact["a"]]
+    assert listed("tag=red&limit=1") == [artifact["b"]]
+    cursor = ig.fetch("GET", "/v1/artifacts?tag=red&limit=1").json()["next_cursor"]
+    assert listed(f"tag=red&limit=1&cursor={cursor}") == [artifact["a"]]
+
+    counts = {r["tag"]: r["artifacts"] for r in ig.rows("SELECT tag, artifacts FROM tag_counts")}
+    assert counts == {"red": 2, "user:1": 1, "user:2": 1, "blue": 1}
+    assert ig.fetch("GET", "/v1/tags?prefix=user:").json()["items"] == [
+        {"tag": "user:1", "artifacts": 1},
+        {"tag": "user:2", "artifacts": 1},
+    ]
+    usage = ig.fetch("GET", "/v1/usage?group_by=tag").json()
+    by_tag = {i["key"]: i for i in usage["items"]}
+    assert by_tag["red"]["jobs"] == 2 and by_tag["red"]["succeeded"] == 2 and by_tag["red"]["results"] == 2
+    assert by_tag["red"]["cost"] == sum(r["cost"] for j in ("a", "b") for r in ig.results(jobs[j]))
+    assert by_tag["red"]["p50_seconds"] is not None and by_tag["red"]["p50_seconds"] <= by_tag["red"]["p95_seconds"]
