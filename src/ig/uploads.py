@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from ig import media
 from ig.deps import Deps
 from ig.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from ig.filters import parse_filters
 from ig.ingest import Digest
 from ig.multipart import boundary_of, first_file
 from ig.web import ApiRequest
@@ -42,8 +43,6 @@ async def _empty() -> AsyncIterator[bytes]:
 
 async def store_upload(deps: Deps, request: ApiRequest) -> tuple[str, bool]:
     """Store the body as an input artifact; return its id and whether it is new."""
-    from ig.filters import parse_filters
-
     tags = parse_filters({"tag": request.query.get("tag", [])}).tags
     declared_header = request.headers.get("content-type", "")
     body = request.stream or _empty()

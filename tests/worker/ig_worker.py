@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_runware import FakeRunware
+from test_flow import IMAGE_JOB
 
 from .worker_harness import HarnessResponse, WorkerHarness
 
@@ -33,13 +34,6 @@ SETTING_VARS = (
     "IG_QUEUE_MAX_RETRIES",
 )
 
-IMAGE_JOB = {
-    "task": "imageInference",
-    "model": "runware:101@1",
-    "params": {"positivePrompt": "a red fox in snow", "width": 512, "height": 512, "numberResults": 2, "seed": 42},
-    "tags": ["channel:art", "user:7"],
-    "metadata": {"discord_message": "123"},
-}
 CAPTION_JOB = {"task": "caption", "model": "runware:150@2", "params": {"inputs": {"image": "https://x/y.jpg"}}}
 
 
