@@ -24,9 +24,9 @@ async def healthz(deps: Deps, request: ApiRequest) -> ApiResponse:
 
 
 async def create_job(deps: Deps, request: ApiRequest) -> ApiResponse:
-    job = await submission.submit_job(deps, request.body)
-    view = await job_view(deps.db, job["id"], request.base_url)
-    return json_response(202, view, {"location": f"/v1/jobs/{job['id']}"})
+    job_id = await submission.submit_job(deps, request.body)
+    view = await job_view(deps.db, job_id, request.base_url)
+    return json_response(202, view, {"location": f"/v1/jobs/{job_id}"})
 
 
 def _number(request: ApiRequest, name: str, low: float, high: float, default: float) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ig import jobs, runware
@@ -28,7 +29,8 @@ SELECT_EVENT = "SELECT * FROM provider_events WHERE id = ?1"
 MARK_PROCESSED = "UPDATE provider_events SET processed_at = ?2 WHERE id = ?1 AND processed_at IS NULL"
 
 
-async def _single(data: bytes):
+async def one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    """Bytes already in memory, as the chunk stream ``BlobStore.put`` takes."""
     yield data
 
 
@@ -39,7 +41,7 @@ async def store_event(deps: Deps, job_id: str, source: str, raw: bytes, http_sta
     inline, blob_key = raw.decode("utf-8", "replace"), None
     if len(raw) > INLINE_BODY_LIMIT:
         inline, blob_key = None, f"events/{job_id}/{event_id}.json"
-        await deps.blobs.put(blob_key, _single(raw), content_type="application/json", metadata={"job_id": job_id})
+        await deps.blobs.put(blob_key, one_chunk(raw), content_type="application/json", metadata={"job_id": job_id})
     await deps.db.run(
         UPSERT_EVENT,
         [event_id, job_id, source, http_status, inline, blob_key, digest, len(raw), deps.now()],

@@ -14,6 +14,7 @@ from typing import Any
 from ig import jobs, media, runware
 from ig.deps import Deps
 from ig.errors import MediaRefused
+from ig.events import one_chunk
 from ig.mock import MOCK_SCHEME
 from ig.ports import Row, Statement
 from ig.providers import decode_inline
@@ -73,10 +74,6 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
     yield first
     async for chunk in rest:
         yield chunk
-
-
-async def _one(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 async def ingest(deps: Deps, job: Row, envelope: runware.Envelope, event_id: str, received_at: str) -> None:
@@ -164,10 +161,10 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
 def _open(deps: Deps, job: Row, ref: runware.OutputRef) -> tuple[AsyncIterator[bytes], str | None]:
     """The output's bytes as a stream, and the content type its source declares."""
     if ref.text is not None:
-        return _one(ref.text.encode("utf-8")), None
+        return one_chunk(ref.text.encode("utf-8")), None
     if ref.inline is not None:
         data, declared = decode_inline(ref.inline)
-        return _one(data), declared
+        return one_chunk(data), declared
     assert ref.url is not None
     if ref.url.startswith(MOCK_SCHEME) and job["provider"] != "mock":
         raise MediaRefused("mock outputs are only accepted for mock jobs")

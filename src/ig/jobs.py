@@ -17,7 +17,6 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
-OPEN_STATUSES = (JobStatus.QUEUED, JobStatus.SUBMITTED)
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
 
 INSERT_JOB = """
@@ -29,7 +28,6 @@ VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?1
 INSERT_JOB_TAGS = "INSERT OR IGNORE INTO job_tags (job_id, tag) SELECT ?1, value FROM json_each(?2)"
 INDEX_JOB_TEXT = "INSERT INTO job_search (rowid, body) SELECT seq, ?2 FROM jobs WHERE id = ?1"
 SELECT_JOB = "SELECT * FROM jobs WHERE id = ?1"
-SELECT_JOB_STATUS = "SELECT status FROM jobs WHERE id = ?1"
 
 MARK_SUBMITTED = """
 UPDATE jobs SET status = 'submitted', submitted_at = ?2, updated_at = ?2, next_check_at = ?3,

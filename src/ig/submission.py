@@ -39,9 +39,9 @@ def _webhook_url(deps: Deps, job_id: str, token: str) -> str:
     return f"{deps.settings.public_url}/webhooks/runware/{job_id}/{token}"
 
 
-async def submit_job(deps: Deps, raw_body: bytes) -> Row:
+async def submit_job(deps: Deps, raw_body: bytes) -> str:
     """``POST /v1/jobs``: validate (nothing is recorded or spent on bad input), record the job,
-    send the task. Returns the job row; raises ``ValidationFailed`` or ``ProviderRejected``."""
+    send the task. Returns the job id; raises ``ValidationFailed`` or ``ProviderRejected``."""
     request = parse_job_request(raw_body)
     provider = provider_for(request.provider, deps)
     if provider.name == "runware" and not deps.settings.runware_api_key:
@@ -88,7 +88,7 @@ async def submit_job(deps: Deps, raw_body: bytes) -> Row:
     job = await jobs.load_job(deps.db, job_id)
     assert job is not None
     await attempt_submit(deps, job, raise_rejection=True)
-    return await jobs.load_job(deps.db, job_id) or job
+    return job_id
 
 
 def task_for(job: Row) -> dict[str, Any]:
