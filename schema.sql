@@ -26,7 +26,10 @@ CREATE TABLE jobs (
     completed_at TEXT,
     deadline_at TEXT NOT NULL,
     next_check_at TEXT NOT NULL,          -- when the sweeper should next look at an open job
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    model_alias TEXT,                     -- the catalogue name the consumer used, if any
+    preset TEXT,                          -- the preset the job was made from, if any
+    preset_version INTEGER
 );
 CREATE INDEX jobs_by_created ON jobs (created_at);
 CREATE INDEX jobs_by_model ON jobs (model, seq);
@@ -94,6 +97,10 @@ CREATE TABLE artifacts (
     filename TEXT,                        -- an upload's own file name, if it had one
     created_at TEXT NOT NULL,
     deleted_at TEXT,
+    width INTEGER,                        -- from the image/video headers, when they say
+    height INTEGER,
+    duration_seconds REAL,                -- from the audio/video headers, when they say
+    nsfw INTEGER,                         -- the result's NSFWContent; NULL when not checked
     UNIQUE (job_id, result_key, output_name)
 );
 CREATE INDEX artifacts_by_job ON artifacts (job_id, seq);
@@ -101,6 +108,7 @@ CREATE INDEX artifacts_by_kind ON artifacts (kind, seq);
 CREATE INDEX artifacts_by_model ON artifacts (model, seq);
 CREATE INDEX artifacts_by_task ON artifacts (task, seq);
 CREATE INDEX artifacts_by_created ON artifacts (created_at);
+CREATE INDEX artifacts_by_nsfw ON artifacts (nsfw, seq);
 CREATE UNIQUE INDEX uploads_by_sha256 ON artifacts (sha256) WHERE role = 'input' AND deleted_at IS NULL;
 
 -- Tag posting lists, ordered by artifact seq so "newest with tag X" is an index range scan.
@@ -138,3 +146,20 @@ CREATE INDEX job_inputs_by_artifact ON job_inputs (artifact_id, job_id);
 -- Full-text search (FTS5) over prompts and text outputs; rowid is the artifact's or job's seq.
 CREATE VIRTUAL TABLE artifact_search USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE job_search USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
+
+-- Presets: server-side job templates. ``presets`` holds each live preset's current version;
+-- DELETE removes that row and keeps every version, so a job's (preset, version) stays resolvable.
+CREATE TABLE presets (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE preset_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,                   -- JSON {task, model, params, tags, metadata, provider, description}
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;

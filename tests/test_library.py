@@ -23,7 +23,7 @@ def job_body(i: int) -> dict[str, Any]:
     prompt = " ".join(rng.sample(WORDS, 2))
     params: dict[str, Any] = {"seed": i * 10 + 1}
     if task == "caption":
-        params["prompt"] = prompt
+        params.update(prompt=prompt, inputs={"image": f"https://example.com/{i}.jpg"})
     else:
         params.update(positivePrompt=prompt, width=64, height=64, numberResults=1 + i % 2)
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ig import media, runware
+from ig import media, runware, tasks
 from ig.providers import Outcome, Reply, classify, host_allowed
 from ig.settings import Settings
 
@@ -72,10 +72,10 @@ def test_result_keys_tell_results_of_one_task_apart():
 
 
 def test_expected_results():
-    assert runware.expected_results("imageInference", {"numberResults": 4}) == 4
-    assert runware.expected_results("promptEnhance", {"promptVersions": 3, "numberResults": 9}) == 3
-    assert runware.expected_results("caption", {}) == 1
-    assert runware.expected_results("imageInference", {"numberResults": "4"}) == 1
+    assert tasks.expected_results("imageInference", {"numberResults": 4}) == 4
+    assert tasks.expected_results("promptEnhance", {"promptVersions": 3, "numberResults": 9}) == 3
+    assert tasks.expected_results("caption", {}) == 1
+    assert tasks.expected_results("imageInference", {"numberResults": "4"}) == 1
 
 
 @pytest.mark.parametrize(

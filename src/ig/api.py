@@ -4,15 +4,16 @@ service function and render the answer; they never touch a runtime directly."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import timedelta
 
-from ig import delivery, events, library, lineage, submission, uploads, usage
+from ig import batches, catalogue_views, delivery, events, library, lineage, presets, submission, uploads, usage
 from ig.deps import Deps, isoformat
 from ig.errors import FieldError, Forbidden, Gone, NotFound, RangeNotSatisfiable, ValidationFailed
 from ig.filters import parse_filters
 from ig.jobs import TERMINAL_STATUSES
-from ig.schemas import parse_json_body
+from ig.schemas import PRESET_NAME_PATTERN, BatchRequest, parse_json_body, parse_model
 from ig.views import job_view
 from ig.web import ApiRequest, ApiResponse, Route, Router, json_response
 
@@ -24,9 +25,53 @@ async def healthz(deps: Deps, request: ApiRequest) -> ApiResponse:
 
 
 async def create_job(deps: Deps, request: ApiRequest) -> ApiResponse:
-    job_id = await submission.submit_job(deps, request.body)
+    job_id = await submission.submit_job(deps, parse_json_body(request.body), request.body.decode("utf-8"))
     view = await job_view(deps.db, job_id, request.base_url)
     return json_response(202, view, {"location": f"/v1/jobs/{job_id}"})
+
+
+async def create_jobs(deps: Deps, request: ApiRequest) -> ApiResponse:
+    """Each item succeeds or fails on its own; the answer lists them in request order."""
+    batch = parse_model(BatchRequest, parse_json_body(request.body))
+    items = await batches.submit_batch(deps, batch.jobs, request.base_url, f"{request.path}")
+    return json_response(200, {"items": items})
+
+
+async def list_tasks(deps: Deps, request: ApiRequest) -> ApiResponse:
+    return json_response(200, catalogue_views.task_list())
+
+
+async def list_models(deps: Deps, request: ApiRequest) -> ApiResponse:
+    return json_response(200, catalogue_views.model_list(request.arg("task")))
+
+
+def _preset_name(name: str) -> str:
+    if not re.fullmatch(PRESET_NAME_PATTERN, name):
+        raise ValidationFailed(
+            [FieldError("name", "1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit", "invalid_name")]
+        )
+    return name
+
+
+async def put_preset(deps: Deps, request: ApiRequest, name: str) -> ApiResponse:
+    view, created = await presets.put_preset(deps.db, _preset_name(name), request.body, deps.now())
+    status = 201 if created and view["version"] == 1 else 200
+    return json_response(status, view, {"location": f"/v1/presets/{name}"})
+
+
+async def get_preset(deps: Deps, request: ApiRequest, name: str) -> ApiResponse:
+    version = request.arg("version")
+    number = int(_number(request, "version", 1, 2**31, 1)) if version is not None else None
+    return json_response(200, await presets.get_preset(deps.db, name, number))
+
+
+async def list_presets(deps: Deps, request: ApiRequest) -> ApiResponse:
+    return json_response(200, await presets.list_presets(deps.db))
+
+
+async def delete_preset(deps: Deps, request: ApiRequest, name: str) -> ApiResponse:
+    await presets.delete_preset(deps.db, name)
+    return ApiResponse(204)
 
 
 def _number(request: ApiRequest, name: str, low: float, high: float, default: float) -> float:
@@ -171,6 +216,7 @@ ROUTER = Router(
     [
         Route("GET", "/healthz", healthz),
         Route("POST", "/v1/jobs", create_job),
+        Route("POST", "/v1/jobs/batch", create_jobs),
         Route("GET", "/v1/jobs", list_jobs),
         Route("GET", "/v1/jobs/{job_id}", get_job),
         Route("POST", "/v1/jobs/{job_id}/tags", job_tags),
@@ -184,6 +230,12 @@ ROUTER = Router(
         Route("POST", "/v1/uploads", create_upload, streams_body=True),
         Route("GET", "/v1/tags", list_tags),
         Route("GET", "/v1/usage", get_usage),
+        Route("GET", "/v1/tasks", list_tasks),
+        Route("GET", "/v1/models", list_models),
+        Route("GET", "/v1/presets", list_presets),
+        Route("PUT", "/v1/presets/{name}", put_preset),
+        Route("GET", "/v1/presets/{name}", get_preset),
+        Route("DELETE", "/v1/presets/{name}", delete_preset),
         Route("POST", "/webhooks/runware/{job_id}/{token}", runware_webhook),
     ]
 )

@@ -22,8 +22,8 @@ TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
 INSERT_JOB = """
 INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,
                   provider_task_id, webhook_token, expected_results, created_at, deadline_at,
-                  next_check_at, updated_at)
-VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11)
+                  next_check_at, updated_at, model_alias, preset, preset_version)
+VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16)
 """
 INSERT_JOB_TAGS = "INSERT OR IGNORE INTO job_tags (job_id, tag) SELECT ?1, value FROM json_each(?2)"
 INDEX_JOB_TEXT = "INSERT INTO job_search (rowid, body) SELECT seq, ?2 FROM jobs WHERE id = ?1"
@@ -89,6 +89,9 @@ def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
                 row["created_at"],
                 row["deadline_at"],
                 row["next_check_at"],
+                row.get("model_alias"),
+                row.get("preset"),
+                row.get("preset_version"),
             ],
         ),
         (INSERT_JOB_TAGS, [row["id"], json.dumps(tags)]),

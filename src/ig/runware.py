@@ -59,13 +59,6 @@ def build_task(
     return body
 
 
-def expected_results(task: str, params: dict[str, Any]) -> int:
-    """How many results (webhooks, getResponse items) one task produces."""
-    key = "promptVersions" if task == "promptEnhance" else "numberResults"
-    value = params.get(key, 1)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
-
-
 @dataclass
 class Envelope:
     """A Runware body sorted out: finished result items, failures, and how many are still running."""

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ig.errors import FieldError, ValidationFailed
 from ig.runware import RESERVED_PARAMS
 
 MAX_TAGS = 50
+MAX_BATCH = 50
+TASK_PATTERN = r"^[A-Za-z0-9]+$"
+PRESET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 Tag = Annotated[str, Field(min_length=1, max_length=128)]
 
 
@@ -24,36 +28,71 @@ def check_tag(tag: str) -> str:
     return tag
 
 
+def _unique_tags(tags: list[str]) -> list[str]:
+    for tag in tags:
+        check_tag(tag)
+    return list(dict.fromkeys(tags))
+
+
+def _no_reserved(params: dict[str, Any]) -> dict[str, Any]:
+    reserved = sorted(RESERVED_PARAMS & params.keys())
+    if reserved:
+        raise ValueError(f"ig sets {', '.join(reserved)} itself; leave them out of params")
+    return params
+
+
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
+TaskParams = Annotated[dict[str, Any], AfterValidator(_no_reserved)]
+
+
 class JobRequest(BaseModel):
-    """``POST /v1/jobs``: one inference task, in Runware's own parameter names."""
+    """``POST /v1/jobs``: one inference task, in Runware's own parameter names, given directly or
+    through a preset."""
 
     model_config = ConfigDict(extra="forbid")
 
-    task: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9]*$")
-    """A Runware taskType, e.g. ``imageInference``."""
-    model: str = Field(min_length=1, max_length=256)
-    """A Runware AIR id (``runware:101@1``); any string for the mock provider."""
-    params: dict[str, Any] = Field(default_factory=dict)
-    """Task parameters under Runware's names (``positivePrompt``, ``width``, ...)."""
-    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    task: str | None = Field(None, min_length=1, max_length=64, pattern=TASK_PATTERN)
+    """A Runware taskType, e.g. ``imageInference``; may be left out when the model is known."""
+    model: str | None = Field(None, min_length=1, max_length=256)
+    """A model alias from ``GET /v1/models`` or a Runware AIR id (``runware:101@1``)."""
+    params: TaskParams = Field(default_factory=dict)
+    """Task parameters under Runware's names (``positivePrompt``, ``width``, ...); with a preset,
+    overrides of the preset's parameters."""
+    tags: Tags = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Opaque to ig; returned with the job."""
+    provider: Literal["runware", "mock"] | None = None
+    """``runware`` (the default) or ``mock``, a built-in stand-in that needs no API key."""
+    preset: str | None = Field(None, pattern=PRESET_NAME_PATTERN)
+    """A preset from ``PUT /v1/presets/{name}`` to start from."""
+    variables: dict[str, Any] = Field(default_factory=dict)
+    """Values for the preset's ``{placeholders}``."""
+
+
+class BatchRequest(BaseModel):
+    """``POST /v1/jobs/batch``: up to 50 job requests, answered item by item in this order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    """Each item is a ``POST /v1/jobs`` body."""
+
+
+class PresetRequest(BaseModel):
+    """``PUT /v1/presets/{name}``: a server-side job template. Any string in ``params`` may hold
+    ``{variable}`` placeholders (``{{`` and ``}}`` for literal braces), filled from a job's
+    ``variables``; a string that is exactly one placeholder takes the variable's JSON type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str | None = Field(None, min_length=1, max_length=64, pattern=TASK_PATTERN)
+    model: str = Field(min_length=1, max_length=256)
+    params: TaskParams = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=list)
+    """Tags every job made from this preset gets (a job's own tags are added)."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
     provider: Literal["runware", "mock"] = "runware"
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, tags: list[str]) -> list[str]:
-        for tag in tags:
-            check_tag(tag)
-        return list(dict.fromkeys(tags))
-
-    @field_validator("params")
-    @classmethod
-    def _params(cls, params: dict[str, Any]) -> dict[str, Any]:
-        reserved = sorted(RESERVED_PARAMS & params.keys())
-        if reserved:
-            raise ValueError(f"ig sets {', '.join(reserved)} itself; leave them out of params")
-        return params
+    description: str = Field("", max_length=2000)
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:
@@ -73,11 +112,16 @@ def parse_json_body(raw: bytes) -> Any:
         raise ValidationFailed([FieldError("body", f"not valid JSON: {exc}", "json_invalid")]) from exc
 
 
-def parse_job_request(raw: bytes) -> JobRequest:
-    data = parse_json_body(raw)
+def parse_model(model: type[ModelT], data: Any, prefix: str = "") -> ModelT:
+    """Validate a decoded JSON body; every problem is listed in one ``ValidationFailed``."""
     if not isinstance(data, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object", "object_type")])
+        raise ValidationFailed([FieldError(prefix.rstrip(".") or "body", "must be a JSON object", "object_type")])
     try:
-        return JobRequest.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(field_errors(exc)) from exc
+        raise ValidationFailed(
+            [
+                FieldError(prefix + e.field if e.field != "body" else prefix.rstrip(".") or "body", e.message, e.code)
+                for e in field_errors(exc)
+            ]
+        ) from exc

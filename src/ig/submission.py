@@ -8,14 +8,14 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from ig import jobs, lineage, runware
+from ig import jobs, lineage, runware, tasks
 from ig.deps import Deps, isoformat
 from ig.errors import FieldError, ProviderRejected, ValidationFailed
 from ig.events import record_reply
 from ig.mock import MockProvider
 from ig.ports import Row
 from ig.providers import Outcome, Provider, RunwareProvider, classify
-from ig.schemas import parse_job_request
+from ig.resolution import resolve_job
 
 REDACTED = "<redacted>"
 
@@ -39,11 +39,13 @@ def _webhook_url(deps: Deps, job_id: str, token: str) -> str:
     return f"{deps.settings.public_url}/webhooks/runware/{job_id}/{token}"
 
 
-async def submit_job(deps: Deps, raw_body: bytes) -> str:
-    """``POST /v1/jobs``: validate (nothing is recorded or spent on bad input), record the job,
-    send the task. Returns the job id; raises ``ValidationFailed`` or ``ProviderRejected``."""
-    request = parse_job_request(raw_body)
-    provider = provider_for(request.provider, deps)
+async def submit_job(deps: Deps, data: Any, request_text: str) -> str:
+    """``POST /v1/jobs``: resolve and validate (nothing is recorded or spent on bad input),
+    record the job, send the task. ``data`` is the decoded body, ``request_text`` the body as
+    received (kept for provenance). Returns the job id; raises ``ValidationFailed`` or
+    ``ProviderRejected``."""
+    job = await resolve_job(deps.db, data)
+    provider = provider_for(job.provider, deps)
     if provider.name == "runware" and not deps.settings.runware_api_key:
         raise ValidationFailed(
             [
@@ -60,9 +62,9 @@ async def submit_job(deps: Deps, raw_body: bytes) -> str:
     token = deps.new_token() if provider.sends_webhooks and deps.settings.webhooks_enabled else None
     task = runware.build_task(
         task_uuid=job_id,
-        task=request.task,
-        model=request.model,
-        params=request.params,
+        task=job.task,
+        model=job.model,
+        params=job.params,
         webhook_url=_webhook_url(deps, job_id, token) if token else None,
     )
     stored_task = dict(task)
@@ -70,24 +72,27 @@ async def submit_job(deps: Deps, raw_body: bytes) -> str:
         stored_task["webhookURL"] = _webhook_url(deps, job_id, REDACTED)
     row = {
         "id": job_id,
-        "provider": request.provider,
-        "task": request.task,
-        "model": request.model,
-        "params": request.params,
-        "metadata": request.metadata,
-        "request": raw_body.decode("utf-8"),
+        "provider": job.provider,
+        "task": job.task,
+        "model": job.model,
+        "params": job.params,
+        "metadata": job.metadata,
+        "request": request_text,
         "provider_request": stored_task,
         "webhook_token": token,
-        "expected_results": runware.expected_results(request.task, request.params),
+        "expected_results": tasks.expected_results(job.task, job.params),
         "created_at": now,
         "deadline_at": isoformat(moment + timedelta(seconds=deps.settings.job_timeout_seconds)),
         "next_check_at": isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds)),
+        "model_alias": job.model_alias,
+        "preset": job.preset,
+        "preset_version": job.preset_version,
     }
-    inputs = await lineage.check_references(deps, job_id, request.params)
-    await deps.db.batch([*jobs.insert_job(row, request.tags), *inputs])
-    job = await jobs.load_job(deps.db, job_id)
-    assert job is not None
-    await attempt_submit(deps, job, raise_rejection=True)
+    inputs = await lineage.check_references(deps, job_id, job.params)
+    await deps.db.batch([*jobs.insert_job(row, job.tags), *inputs])
+    recorded = await jobs.load_job(deps.db, job_id)
+    assert recorded is not None
+    await attempt_submit(deps, recorded, raise_rejection=True)
     return job_id
 
 

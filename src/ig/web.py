@@ -55,7 +55,8 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
     )
 
 
-def problem_response(error: IgError, instance: str) -> ApiResponse:
+def problem_body(error: IgError, instance: str) -> dict[str, Any]:
+    """RFC 9457 problem details, with every bad field under ``errors``."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + error.code.replace("_", "-"),
         "title": error.title,
@@ -67,6 +68,11 @@ def problem_response(error: IgError, instance: str) -> ApiResponse:
     if isinstance(error, ValidationFailed):
         body["errors"] = [e.to_json() for e in error.errors]
     body.update(error.extra)
+    return body
+
+
+def problem_response(error: IgError, instance: str) -> ApiResponse:
+    body = problem_body(error, instance)
     headers = {"content-type": "application/problem+json", **getattr(error, "headers", {})}
     if isinstance(error, Unauthorized):
         headers["www-authenticate"] = 'Bearer realm="ig"'

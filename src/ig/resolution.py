@@ -1,0 +1,88 @@
+"""From what a consumer asked for to the exact task ig will run: a preset filled with its
+variables, a model alias turned into Runware's AIR with its defaults, the task type inferred or
+checked against the model, and the parameters checked against the task's generic rules.
+
+Nothing is recorded or spent here; every problem found is reported together in one 422."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ig import model_catalogue, placeholders, presets, tasks
+from ig.errors import FieldError, ValidationFailed
+from ig.ports import Database
+from ig.schemas import JobRequest, PresetRequest, parse_model
+
+
+@dataclass
+class ResolvedJob:
+    provider: str
+    task: str
+    model: str
+    """The Runware AIR (or, for the mock provider, any name)."""
+    params: dict[str, Any]
+    """Fully resolved: preset filled in, alias defaults applied, overrides on top."""
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    model_alias: str | None = None
+    preset: str | None = None
+    preset_version: int | None = None
+
+
+async def resolve_job(db: Database, data: Any) -> ResolvedJob:
+    """Validate a ``POST /v1/jobs`` body (decoded JSON) into the job to run."""
+    request = parse_model(JobRequest, data)
+    errors: list[FieldError] = []
+    preset_body: PresetRequest | None = None
+    version: int | None = None
+    if request.preset is not None:
+        found = await presets.current_version(db, request.preset)
+        if found is None:
+            raise ValidationFailed([FieldError("preset", f"no preset named {request.preset!r}", "not_found")])
+        version, preset_body = found
+    elif request.variables:
+        errors.append(FieldError("variables", "variables fill a preset's placeholders; name a preset", "unused"))
+
+    model = request.model or (preset_body.model if preset_body else None)
+    task = request.task or (preset_body.task if preset_body else None)
+    provider = request.provider or (preset_body.provider if preset_body else "runware")
+    params = dict(request.params)
+    tags = list(request.tags)
+    metadata = dict(request.metadata)
+    variables_ok = True
+    if preset_body is not None:
+        # Overridden parameters drop out before filling: their placeholders need no variable.
+        template = {k: v for k, v in preset_body.params.items() if k not in request.params}
+        wanted = placeholders.names_in(template)
+        for name in sorted(wanted - request.variables.keys()):
+            errors.append(FieldError(f"variables.{name}", f"preset {request.preset} needs this variable", "missing"))
+        for name in sorted(request.variables.keys() - placeholders.names_in(preset_body.params)):
+            errors.append(FieldError(f"variables.{name}", f"preset {request.preset} has no {{{name}}}", "unused"))
+        variables_ok = wanted <= request.variables.keys()
+        if variables_ok:
+            params = {**placeholders.fill(template, request.variables), **request.params}
+        tags = list(dict.fromkeys([*preset_body.tags, *request.tags]))
+        metadata = {**preset_body.metadata, **request.metadata}
+
+    if model is None:
+        errors.append(FieldError("model", "required: a model alias or a Runware AIR", "missing"))
+        raise ValidationFailed(errors)
+    choice = model_catalogue.choose_model(model, task, provider, errors)
+    params = {**choice.defaults, **params}
+    if choice.task is not None and variables_ok:
+        errors.extend(tasks.validate_params(choice.task, params))
+    if errors:
+        raise ValidationFailed(errors)
+    assert choice.task is not None
+    return ResolvedJob(
+        provider=provider,
+        task=choice.task,
+        model=choice.air,
+        params=params,
+        tags=tags,
+        metadata=metadata,
+        model_alias=choice.alias,
+        preset=request.preset,
+        preset_version=version,
+    )
