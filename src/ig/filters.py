@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ig import model_catalogue
 from ig.deps import isoformat
 from ig.errors import FieldError, ValidationFailed
 from ig.media import KINDS
@@ -40,6 +41,7 @@ class Filters:
     q: str | None = None  # an FTS5 query built from the consumer's words
     status: str | None = None  # jobs only
     role: str | None = None  # artifacts only: output or input
+    nsfw: bool | None = None  # artifacts only: flagged (True) or not flagged, including unchecked (False)
     limit: int = DEFAULT_LIMIT
     after_seq: int | None = None  # keyset cursor: only rows older than this
 
@@ -117,6 +119,9 @@ def parse_filters(query: dict[str, list[str]], *, for_jobs: bool = False) -> Fil
         value = _last(query, name)
         if value is not None:
             filters.columns[name] = value
+    alias = model_catalogue.alias_named(filters.columns.get("model", ""))
+    if alias is not None:
+        filters.columns["model"] = alias.air  # jobs record the AIR; an alias finds the same rows
     if "kind" in filters.columns and filters.columns["kind"] not in KINDS:
         errors.append(FieldError("kind", f"one of {', '.join(KINDS)}", "invalid_kind"))
     raw_q = _last(query, "q")
@@ -132,6 +137,11 @@ def parse_filters(query: dict[str, list[str]], *, for_jobs: bool = False) -> Fil
         filters.role = _last(query, "role")
         if filters.role is not None and filters.role not in ("output", "input"):
             errors.append(FieldError("role", "output or input", "invalid_role"))
+        nsfw = _last(query, "nsfw")
+        if nsfw is not None:
+            filters.nsfw = {"true": True, "1": True, "false": False, "0": False}.get(nsfw.lower())
+            if filters.nsfw is None:
+                errors.append(FieldError("nsfw", "true or false", "invalid_boolean"))
     limit = _last(query, "limit")
     if limit is not None:
         try:
@@ -204,6 +214,10 @@ def _artifact_conditions(f: Filters, *, skip_tag: str | None, skip_any: bool, sk
     if f.role:
         where.append("a.role = ?")
         params.append(f.role)
+    if f.nsfw is True:
+        where.append("a.nsfw = 1")
+    elif f.nsfw is False:
+        where.append("coalesce(a.nsfw, 0) = 0")  # not flagged: checked clean, or never checked
     return where, params
 
 

@@ -17,6 +17,7 @@ from ig.errors import MediaRefused
 from ig.events import one_chunk
 from ig.mock import MOCK_SCHEME
 from ig.ports import Row, Statement
+from ig.probe import MediaProbe
 from ig.providers import decode_inline
 from ig.submission import provider_for
 
@@ -31,8 +32,9 @@ SELECT_RESULT = "SELECT stored_at FROM results WHERE job_id = ?1 AND result_key 
 SELECT_ARTIFACT_ID = "SELECT id FROM artifacts WHERE id = ?1"
 INSERT_ARTIFACT = """
 INSERT INTO artifacts (id, role, job_id, result_key, output_name, provider, task, model, kind, content_type, size,
-                       sha256, blob_key, source_url, created_at)
-SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9, ?10, ?11 FROM jobs j WHERE j.id = ?2
+                       sha256, blob_key, source_url, created_at, width, height, duration_seconds, nsfw)
+SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
+FROM jobs j WHERE j.id = ?2
 ON CONFLICT DO NOTHING
 """
 INHERIT_TAGS = """
@@ -51,11 +53,12 @@ MARK_STORED = "UPDATE results SET stored_at = ?3 WHERE job_id = ?1 AND result_ke
 
 
 class Digest:
-    """Counts and hashes chunks as they stream past, so nothing needs the whole blob."""
+    """Counts, hashes and probes chunks as they stream past, so nothing needs the whole blob."""
 
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+    def __init__(self, chunks: AsyncIterator[bytes], probe: MediaProbe | None = None) -> None:
         self._chunks = chunks
         self._sha = hashlib.sha256()
+        self._probe = probe
         self.size = 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -63,6 +66,8 @@ class Digest:
             if chunk:
                 self._sha.update(chunk)
                 self.size += len(chunk)
+                if self._probe is not None:
+                    self._probe.feed(chunk)
                 yield chunk
 
     @property
@@ -110,6 +115,7 @@ async def ingest(deps: Deps, job: Row, envelope: runware.Envelope, event_id: str
 async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) -> None:
     statements: list[Statement] = []
     now = deps.now()
+    nsfw = runware.result_nsfw(item)
     for ref in runware.outputs_of(item):
         artifact_id = str(uuid.uuid5(ARTIFACT_NAMESPACE, f"{job['id']}/{key}/{ref.name}"))
         if await deps.db.first(SELECT_ARTIFACT_ID, [artifact_id]) is not None:
@@ -124,7 +130,8 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
                 break
         kind_type = media.JSON if ref.media_hint == "json" else media.TEXT if ref.media_hint == "text" else None
         found = kind_type or media.identify(first[:64], declared, ref.url)
-        digest = Digest(_prepend(first, stream))
+        probe = MediaProbe(found.content_type)
+        digest = Digest(_prepend(first, stream), probe)
         await deps.blobs.put(
             blob_key,
             digest,
@@ -132,6 +139,7 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
             metadata={"job_id": job["id"], "artifact_id": artifact_id, "output": ref.name},
         )
         kind = ref.kind_hint if found is media.OCTET_STREAM else found.kind
+        info = probe.result()
         statements.append(
             (
                 INSERT_ARTIFACT,
@@ -147,6 +155,10 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
                     blob_key,
                     ref.url,
                     now,
+                    info.width,
+                    info.height,
+                    info.duration_seconds,
+                    int(nsfw) if nsfw is not None else None,
                 ],
             )
         )
@@ -163,8 +175,7 @@ def _open(deps: Deps, job: Row, ref: runware.OutputRef) -> tuple[AsyncIterator[b
     if ref.text is not None:
         return one_chunk(ref.text.encode("utf-8")), None
     if ref.inline is not None:
-        data, declared = decode_inline(ref.inline)
-        return one_chunk(data), declared
+        return decode_inline(ref.inline)
     assert ref.url is not None
     if ref.url.startswith(MOCK_SCHEME) and job["provider"] != "mock":
         raise MediaRefused("mock outputs are only accepted for mock jobs")

@@ -172,10 +172,22 @@ class RunwareProvider:
         raise ConnectionError("too many redirects downloading an output")
 
 
-def decode_inline(value: str) -> tuple[bytes, str | None]:
-    """Bytes and declared type of a ``base64Data`` or ``dataURI`` output."""
+INLINE_SLICE = 1024 * 1024
+"""Base64 characters decoded at a time (a multiple of 4): an inline output is never copied whole."""
+
+
+def decode_inline(value: str) -> tuple[AsyncIterator[bytes], str | None]:
+    """The bytes of a ``base64Data`` or ``dataURI`` output as a stream, and its declared type."""
     declared = None
+    start = 0
     if value.startswith("data:"):
-        header, _, value = value.partition(",")
-        declared = header[5:].split(";")[0] or None
-    return base64.b64decode(value + "=" * (-len(value) % 4)), declared
+        comma = value.find(",")
+        declared = value[5:comma].split(";")[0] or None
+        start = comma + 1
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for offset in range(start, len(value), INLINE_SLICE):
+            piece = value[offset : offset + INLINE_SLICE]
+            yield base64.b64decode(piece + "=" * (-len(piece) % 4))
+
+    return chunks(), declared

@@ -10,10 +10,11 @@ from ig.ports import Database, Row
 
 ARTIFACT_COLUMNS = """
 SELECT a.seq, a.id, a.role, a.job_id, a.kind, a.content_type, a.size, a.sha256, a.created_at, a.deleted_at,
+       a.width, a.height, a.duration_seconds, a.nsfw,
        a.output_name, a.source_url, a.filename, a.provider, a.task, a.model,
-       r.seed, r.cost, r.nsfw, r.raw AS result_raw, r.received_at AS result_received_at,
+       r.seed, r.cost, r.raw AS result_raw, r.received_at AS result_received_at,
        r.stored_at AS result_stored_at,
-       j.params, j.provider_task_id, j.created_at AS job_created_at,
+       j.params, j.provider_task_id, j.model_alias, j.preset, j.preset_version, j.created_at AS job_created_at,
        j.submitted_at AS job_submitted_at, j.completed_at AS job_completed_at,
        (SELECT json_group_array(t.tag) FROM artifact_tags t WHERE t.artifact_seq = a.seq) AS tags
 FROM artifacts a
@@ -44,6 +45,10 @@ def _money(value: float | int | None) -> float | None:
     return None if value is None else float(value)
 
 
+def _preset(row: Row) -> dict[str, Any] | None:
+    return {"name": row["preset"], "version": row["preset_version"]} if row["preset"] else None
+
+
 def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
     if row["role"] == "input":
         provenance: dict[str, Any] | None = {"uploaded_at": row["created_at"], "filename": row["filename"]}
@@ -52,6 +57,8 @@ def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
             "provider": row["provider"],
             "task": row["task"],
             "model": row["model"],
+            "model_alias": row["model_alias"],
+            "preset": _preset(row),
             "params": _json(row["params"], {}),
             "provider_task_id": row["provider_task_id"],
             "output": row["output_name"],
@@ -73,6 +80,9 @@ def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
         "content_type": row["content_type"],
         "size": row["size"],
         "sha256": row["sha256"],
+        "width": row["width"],
+        "height": row["height"],
+        "duration_seconds": row["duration_seconds"],
         "content_url": f"{base_url}/v1/artifacts/{row['id']}/content",
         "tags": sorted(_json(row["tags"], [])),
         "created_at": row["created_at"],
@@ -91,6 +101,8 @@ def render_job(job: Row, artifacts: list[Row], base_url: str) -> dict[str, Any]:
         "provider": job["provider"],
         "task": job["task"],
         "model": job["model"],
+        "model_alias": job["model_alias"],
+        "preset": _preset(job),
         "params": _json(job["params"], {}),
         "tags": sorted(_json(job["tags"], [])),
         "metadata": _json(job["metadata"], {}),
