@@ -223,7 +223,7 @@ MODELS_BY_TASK: dict[str, tuple[str, ...]] = {
         "runware:35@8",
         "runware:35@9",
     ),
-    "promptEnhance": ("runware:llama-3-1-8b@prompt-enhancer"),
+    "promptEnhance": ("runware:llama-3-1-8b@prompt-enhancer",),
     "removeBackground": (
         "bria:2@1",
         "bria:51@1",
