@@ -14,7 +14,7 @@ import time
 import pytest
 from fake_runware import SubmitScript
 
-from .ig_worker import BASE, CAPTION_JOB, IMAGE_JOB, MIGRATION, REPO, image_job
+from .ig_worker import BASE, CAPTION_JOB, IMAGE_JOB, MIGRATIONS, REPO, image_job
 
 # ---------------------------------------------------------------------------------------------- schema
 
@@ -48,7 +48,7 @@ def _shape(rows) -> dict[str, list]:
 
 def test_d1_schema_from_migrations_equals_schema_sql(ig):
     # The module's harness applied migrations/ to Miniflare's D1, as `wrangler d1 migrations apply` would.
-    assert sorted(p.name for p in MIGRATION.parent.glob("*.sql")) == [MIGRATION.name]
+    assert [p.name for p in MIGRATIONS] == ["0001_initial.sql", "0002_catalogue_presets.sql"]
     d1 = _shape(ig.rows)
     canonical = _canonical_shape()
     tables = {k for k in d1 if " " not in k and "." not in k}
@@ -153,6 +153,18 @@ def test_routing_errors_are_problem_json(ig):
     # a method http.HTTPMethod has no member for (workers.Request.method would raise KeyError)
     odd = ig.fetch("PROPFIND", "/v1/jobs")
     assert odd.status == 405 and odd.json()["code"] == "method_not_allowed"
+
+
+def test_the_openapi_document_is_served_on_pyodide(ig):
+    # Its modules are imported only when asked for; this proves those lazy imports work on Pyodide.
+    from ig import openapi
+
+    r = ig.fetch("GET", "/openapi.json")
+    assert r.status == 200, r.text
+    document = r.json()
+    assert document["openapi"] == "3.1.0"
+    on_cpython = openapi.document("", secured=False)["paths"]
+    assert {p: sorted(item) for p, item in document["paths"].items()} == {p: sorted(i) for p, i in on_cpython.items()}
 
 
 # ---------------------------------------------------------------------------------------------- webhooks
