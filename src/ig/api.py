@@ -1,4 +1,4 @@
-"""ig's HTTP API: the route table and its handlers. Handlers parse the request, call one
+"""ig's HTTP handlers (the route table is ``ig.routes``). Handlers parse the request, call one
 service function and render the answer; they never touch a runtime directly."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ig.filters import parse_filters
 from ig.jobs import TERMINAL_STATUSES
 from ig.schemas import PRESET_NAME_PATTERN, BatchRequest, parse_json_body, parse_model
 from ig.views import job_view
-from ig.web import ApiRequest, ApiResponse, Route, Router, json_response
+from ig.web import ApiRequest, ApiResponse, json_response
 
 MAX_WAIT_SECONDS = 60
 
@@ -212,35 +212,15 @@ async def runware_webhook(deps: Deps, request: ApiRequest, job_id: str, token: s
     return json_response(200, {"received": True})
 
 
-ROUTER = Router(
-    [
-        Route("GET", "/healthz", healthz),
-        Route("POST", "/v1/jobs", create_job),
-        Route("POST", "/v1/jobs/batch", create_jobs),
-        Route("GET", "/v1/jobs", list_jobs),
-        Route("GET", "/v1/jobs/{job_id}", get_job),
-        Route("POST", "/v1/jobs/{job_id}/tags", job_tags),
-        Route("GET", "/v1/artifacts", list_artifacts),
-        Route("GET", "/v1/artifacts/{artifact_id}", get_artifact),
-        Route("DELETE", "/v1/artifacts/{artifact_id}", delete_artifact),
-        Route("GET", "/v1/artifacts/{artifact_id}/content", get_artifact_content, signed=True),
-        Route("GET", "/v1/artifacts/{artifact_id}/url", artifact_url),
-        Route("GET", "/v1/artifacts/{artifact_id}/lineage", artifact_lineage),
-        Route("POST", "/v1/artifacts/{artifact_id}/tags", artifact_tags),
-        Route("POST", "/v1/uploads", create_upload, streams_body=True),
-        Route("GET", "/v1/tags", list_tags),
-        Route("GET", "/v1/usage", get_usage),
-        Route("GET", "/v1/tasks", list_tasks),
-        Route("GET", "/v1/models", list_models),
-        Route("GET", "/v1/presets", list_presets),
-        Route("PUT", "/v1/presets/{name}", put_preset),
-        Route("GET", "/v1/presets/{name}", get_preset),
-        Route("DELETE", "/v1/presets/{name}", delete_preset),
-        Route("POST", "/webhooks/runware/{job_id}/{token}", runware_webhook),
-    ]
-)
+async def get_openapi(deps: Deps, request: ApiRequest) -> ApiResponse:
+    # Imported here: building the document needs ig.contract, which a Worker cold start should not pay for.
+    from ig import openapi
+
+    return json_response(200, openapi.document(request.base_url, secured=bool(deps.settings.api_token)))
 
 
-def body_limit(path: str, deps: Deps) -> int:
-    """The largest buffered request body a route accepts; adapters stop reading past it (413)."""
-    return deps.settings.max_webhook_bytes if path.startswith("/webhooks/") else deps.settings.max_request_bytes
+async def get_docs(deps: Deps, request: ApiRequest) -> ApiResponse:
+    from ig import docs_page  # lazily, like the document it renders
+
+    headers = {"content-type": "text/html; charset=utf-8", "content-security-policy": docs_page.CONTENT_SECURITY_POLICY}
+    return ApiResponse(200, headers, docs_page.page(secured=bool(deps.settings.api_token)))

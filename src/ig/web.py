@@ -91,6 +91,30 @@ class Route:
     """The handler reads ``request.stream`` itself (uploads) instead of a buffered body."""
     signed: bool = False
     """A request carrying ``sig`` needs no bearer token; the handler checks the signature."""
+    # What the route means, for the OpenAPI document and /docs (``ig.openapi``). Models are named,
+    # not imported: ``ig.contract`` is resolved only when the document is built, never at cold start.
+    summary: str = ""
+    description: str = ""
+    """Markdown, when the summary is not enough."""
+    tag: str = ""
+    """The group the route is listed under; one of ``ig.openapi.TAGS``."""
+    query: str | None = None
+    """The ``ig.contract`` model whose fields are the query parameters."""
+    body: str | None = None
+    """The ``ig.contract`` model of the request body."""
+    body_types: tuple[str, ...] = ("application/json",)
+    """Media types the body may have; for other than JSON and multipart forms it is the raw bytes."""
+    response: str | None = None
+    """The ``ig.contract`` model of the success body."""
+    status: int = 200
+    """The success status."""
+    other_statuses: tuple[int, ...] = ()
+    """Further success statuses, with the same body (none for 204 and 304)."""
+    content_type: str = "application/json"
+    """The success body's media type."""
+    problems: tuple[int, ...] = ()
+    """Problem statuses particular to the route; auth (401), unknown ids (404) and bad input
+    (413, 422) are implied by the path and the parameters."""
     regex: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from ig.api import ROUTER, body_limit
 from ig.deps import Deps
 from ig.errors import PayloadTooLarge
 from ig.ports import StoredBlob
+from ig.routes import ROUTER, body_limit
 from ig.web import ApiRequest, ApiResponse, dispatch, problem_response
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -1,0 +1,294 @@
+"""The published contract: ``GET /openapi.json`` is valid OpenAPI 3.1, lists exactly the routes
+ig serves, and describes what ig really answers (real responses from a running ig validate
+against both ``ig.contract`` and the document's own schemas); ``GET /docs`` renders it; both are
+public; and none of it is imported at a Worker's cold start."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import jsonschema
+from fake_runware import SubmitScript
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+from test_flow import IMAGE_JOB
+
+from ig import contract, filters, openapi, tasks
+from ig.routes import ROUTER
+
+MOCK_JOB = {
+    "provider": "mock",
+    "task": "imageInference",
+    "model": "mock",
+    "params": {"positivePrompt": "a fox", "width": 64, "height": 64},
+    "tags": ["fox"],
+}
+JSON_TYPES = ("application/json", "application/problem+json")
+
+
+class Contract:
+    """Checks real answers against the document ig served and the models it was built from."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.checked: set[tuple[str, str, int]] = set()
+
+    def __call__(self, response: httpx.Response, status: int) -> Any:
+        """The answer's JSON (or None), after checking that ``status`` is what it is, that the route
+        documents that status, and that the body validates against the documented schema and the
+        ``ig.contract`` model (``extra="forbid"``: a field the view added or dropped fails here)."""
+        assert response.status_code == status, response.text
+        route, _ = ROUTER.match(response.request.method, response.request.url.path)
+        responses = self.document["paths"][route.pattern][route.method.lower()]["responses"]
+        assert str(status) in responses, f"{route.method} {route.pattern} answered an undocumented {status}"
+        self.checked.add((route.method, route.pattern, status))
+        content = responses[str(status)].get("content")
+        if content is None:
+            assert response.content == b""
+            return None
+        media_type = response.headers["content-type"].split(";")[0]
+        if media_type not in JSON_TYPES:
+            assert media_type in content or "*/*" in content
+            return None
+        assert media_type in content, f"{route.method} {route.pattern} answered {media_type}, documented {content}"
+        reference = content[media_type]["schema"]["$ref"]
+        body = response.json()
+        name = reference.rsplit("/", 1)[1]
+        getattr(contract, name).model_validate(body)
+        schema = {"$ref": reference, "components": self.document["components"]}
+        jsonschema.Draft202012Validator(schema).validate(body)
+        return body
+
+
+# ------------------------------------------------------------------------------------ the document
+
+
+def test_the_document_is_valid_openapi_3_1_with_and_without_a_token():
+    for secured in (False, True):
+        document = openapi.document("http://ig.test", secured=secured)
+        assert document["openapi"] == "3.1.0"
+        validate(document, cls=OpenAPIV31SpecValidator)
+        json.dumps(document)  # plain JSON throughout
+        operations = [op for item in document["paths"].values() for op in item.values()]
+        assert ("securitySchemes" in document["components"]) is secured
+        assert any("401" in op["responses"] for op in operations) is secured
+
+
+def test_every_route_is_documented_and_every_documented_operation_is_a_route():
+    document = openapi.document("http://ig.test", secured=True)
+    served = {(route.method.lower(), route.pattern) for route in ROUTER.routes}
+    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert documented == served
+    assert len(served) == len(ROUTER.routes)  # no route shadows another
+    ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+    for route in ROUTER.routes:
+        operation = document["paths"][route.pattern][route.method.lower()]
+        assert operation["summary"] and operation["tags"] == [route.tag]
+        declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+        assert declared == set(route.regex.groupindex), route.pattern
+
+
+def test_the_document_is_built_once_per_process_and_names_the_callers_server():
+    first = openapi.document("http://one.test", secured=False)
+    second = openapi.document("https://two.test", secured=False)
+    assert first["servers"] == [{"url": "http://one.test"}] and second["servers"] == [{"url": "https://two.test"}]
+    assert first["paths"] is second["paths"]
+
+
+def test_every_task_type_publishes_its_parameters():
+    schemas = openapi.document("", secured=False)["components"]["schemas"]
+    for name in tasks.TASKS:
+        assert schemas[f"params.{name}"]["type"] == "object"
+
+
+class _RecordingQuery(dict):
+    """A query string that remembers which parameters the parser asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, name, default=None):
+        self.asked.add(name)
+        return super().get(name, default)
+
+    def __contains__(self, name) -> bool:
+        self.asked.add(name)
+        return super().__contains__(name)
+
+
+def test_the_documented_library_filters_are_the_ones_the_parser_reads():
+    for model, for_jobs in ((contract.ArtifactQuery, False), (contract.JobQuery, True)):
+        query = _RecordingQuery()
+        filters.parse_filters(query, for_jobs=for_jobs)
+        assert set(model.model_fields) == query.asked, model.__name__
+    # /v1/usage takes the job filters, with since/until for the time range and no paging
+    query = _RecordingQuery()
+    filters.parse_filters(query, for_jobs=True)
+    expected = query.asked - {"created_after", "created_before", "limit", "cursor"} | {"group_by", "since", "until"}
+    assert set(contract.UsageQuery.model_fields) == expected
+
+
+def test_neither_the_document_nor_its_models_are_imported_at_cold_start():
+    code = (
+        "import sys, ig.routes, ig.adapters.local.asgi\n"
+        "print(sorted(m for m in ('ig.contract', 'ig.openapi', 'ig.docs_page') if m in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert found.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------------ real answers
+
+
+async def test_real_answers_match_the_contract(start_ig):
+    ig = await start_ig(None, webhooks=False)
+    check = Contract((await ig.client.get("/openapi.json")).json())
+    get, post = ig.client.get, ig.client.post
+
+    check(await get("/healthz"), 200)
+    check(await get("/openapi.json"), 200)
+    check(await get("/v1/tasks"), 200)
+    check(await get("/v1/models", params={"task": "imageInference"}), 200)
+
+    created = check(await ig.submit(MOCK_JOB), 202)
+    job = check(await get(f"/v1/jobs/{created['id']}", params={"wait": 20}), 200)
+    assert job["status"] == "succeeded" and job["artifacts"]
+    [output] = job["artifacts"]
+    check(await get(f"/v1/artifacts/{output['id']}"), 200)
+    aliased = check(await ig.submit({**MOCK_JOB, "model": "flux-schnell", "task": None}), 202)
+    assert check(await get(f"/v1/jobs/{aliased['id']}", params={"wait": 20}), 200)["model_alias"] == "flux-schnell"
+
+    content = await get(output["content_url"])
+    check(content, 200)
+    check(await get(output["content_url"], headers={"range": "bytes=0-9"}), 206)
+    check(await get(output["content_url"], headers={"if-none-match": f'"{output["sha256"]}"'}), 304)
+    check(await get(output["content_url"], headers={"range": f"bytes={output['size']}-"}), 416)
+    signed = check(await get(f"/v1/artifacts/{output['id']}/url", params={"expires_in": 60}), 200)
+    check(await get(signed["url"]), 200)
+
+    upload = check(
+        await post("/v1/uploads?tag=mine", content=content.content, headers={"content-type": "image/png"}), 201
+    )
+    assert upload["role"] == "input" and upload["provenance"]["uploaded_at"]
+    check(await post("/v1/uploads", content=content.content, headers={"content-type": "image/png"}), 200)
+    multipart = await post("/v1/uploads", files={"file": ("fox.png", content.content, "image/png")})
+    check(multipart, 200)
+    check(await post("/v1/uploads", content=b"not media", headers={"content-type": "text/plain"}), 415)
+    edit = {**MOCK_JOB, "params": {**MOCK_JOB["params"], "seedImage": f"artifact:{upload['id']}"}}
+    child = check(await ig.submit(edit), 202)
+    child = check(await get(f"/v1/jobs/{child['id']}", params={"wait": 20}), 200)
+    lineage = check(await get(f"/v1/artifacts/{child['artifacts'][0]['id']}/lineage"), 200)
+    assert [a["id"] for a in lineage["parents"]] == [upload["id"]]
+    check(await get(f"/v1/artifacts/{upload['id']}/lineage"), 200)
+
+    check(await post(f"/v1/artifacts/{output['id']}/tags", json={"add": ["best"], "remove": ["fox"]}), 200)
+    check(await post(f"/v1/jobs/{job['id']}/tags", json={"add": ["reviewed"]}), 200)
+    check(await get("/v1/tags", params={"prefix": "b", "limit": 1}), 200)
+    check(await get("/v1/artifacts", params={"tag": "best", "kind": "image", "limit": 1}), 200)
+    page = check(await get("/v1/artifacts", params={"limit": 1}), 200)
+    check(await get("/v1/artifacts", params={"cursor": page["next_cursor"], "role": "input", "nsfw": "false"}), 200)
+    check(await get("/v1/jobs", params={"status": "succeeded", "limit": 2}), 200)
+    for group in ("day", "model", "tag"):
+        check(await get("/v1/usage", params={"group_by": group}), 200)
+
+    preset = {
+        "task": "imageInference",
+        "model": "mock",
+        "provider": "mock",
+        "params": {"positivePrompt": "a {animal}", "width": 64, "height": 64},
+    }
+    check(await ig.client.put("/v1/presets/fox", json=preset), 201)
+    check(await ig.client.put("/v1/presets/fox", json={**preset, "description": "foxes"}), 200)
+    from_preset = check(await ig.submit({"preset": "fox", "variables": {"animal": "fox"}}), 202)
+    assert from_preset["preset"] == {"name": "fox", "version": 2}
+    check(await get(f"/v1/jobs/{from_preset['id']}", params={"wait": 20}), 200)
+    check(await get("/v1/presets"), 200)
+    check(await ig.client.delete("/v1/presets/fox"), 204)
+    assert check(await get("/v1/presets/fox", params={"version": 1}), 200)["created_at"] is None
+    check(await get("/v1/presets/fox"), 404)
+
+    bad_item = {**MOCK_JOB, "params": {"width": "wide"}}
+    batch = check(await post("/v1/jobs/batch", json={"jobs": [MOCK_JOB, bad_item]}), 200)
+    assert "job" in batch["items"][0] and batch["items"][1]["error"]["errors"]
+
+    check(await ig.client.delete(f"/v1/artifacts/{output['id']}"), 204)
+    assert check(await get(f"/v1/artifacts/{output['id']}"), 200)["deleted_at"]
+    check(await get(output["content_url"]), 410)
+
+    problem = check(await ig.submit({"task": 5, "model": "mock", "surprise": True}), 422)
+    assert {e["field"] for e in problem["errors"]} >= {"task", "surprise"}
+    check(await get("/v1/jobs/nope"), 404)
+    check(await get("/v1/artifacts", params={"limit": 0, "kind": "hologram"}), 422)
+    check(await get(f"/v1/jobs/{job['id']}", params={"wait": 61}), 422)
+    check(await post("/v1/jobs", content=b"{" + b" " * (1024 * 1024) + b"}"), 413)
+    contract.Problem.model_validate((await ig.client.delete("/v1/jobs")).json())  # 405: any route's "default"
+
+    answered = {(method, pattern) for method, pattern, _ in check.checked}
+    public = {("POST", "/webhooks/runware/{job_id}/{token}"), ("GET", "/docs")}  # checked in the tests below
+    assert answered | public == {(r.method, r.pattern) for r in ROUTER.routes}
+
+
+async def test_provider_refusals_failed_jobs_and_webhooks_match_the_contract(start_ig, fake_runware):
+    ig = await start_ig(fake_runware)
+    check = Contract((await ig.client.get("/openapi.json")).json())
+    error = {"code": "invalidParameter", "message": "width must be a multiple of 64", "parameter": "width"}
+    fake_runware.submit_script = [
+        SubmitScript(400, {"errors": [error]}),
+        SubmitScript(402, {"errors": [{"code": "insufficientCredits", "message": "Not enough credits"}]}),
+    ]
+    refused = check(await ig.submit(IMAGE_JOB), 422)
+    assert refused["job_id"] and refused["provider_error"]["code"] == "invalidParameter"
+    failed = check(await ig.client.get(f"/v1/jobs/{refused['job_id']}"), 200)
+    assert failed["status"] == "failed" and failed["error"]["provider_error"] == error
+    assert check(await ig.submit(IMAGE_JOB), 502)["provider_error"]["code"] == "insufficientCredits"
+
+    job = check(await ig.submit(IMAGE_JOB), 202)
+    assert check(await ig.client.get(f"/v1/jobs/{job['id']}", params={"wait": 20}), 200)["status"] == "succeeded"
+    [row] = ig.rows("SELECT webhook_token FROM jobs WHERE id = ?", (job["id"],))
+    [event] = ig.rows("SELECT body FROM provider_events WHERE job_id = ? AND source = 'webhook' LIMIT 1", (job["id"],))
+    webhook = f"/webhooks/runware/{job['id']}/{row['webhook_token']}"
+    check(await ig.client.post(webhook, content=event["body"]), 200)  # a duplicate: harmless
+    check(await ig.client.post(f"/webhooks/runware/{job['id']}/wrong", content=event["body"]), 404)
+    check(await ig.client.post(webhook, content=b"42"), 400)
+
+
+# ------------------------------------------------------------------------------------ docs and auth
+
+
+async def test_docs_render_every_operation_as_self_contained_html(start_ig):
+    ig = await start_ig(None, webhooks=False)
+    document = (await ig.client.get("/openapi.json")).json()
+    response = await ig.client.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    page = response.text
+    for path, item in document["paths"].items():
+        assert f"<code>{path}</code>" in page, path
+        for operation in item.values():
+            assert f'id="op-{operation["operationId"]}"' in page
+    for field in ("positivePrompt", "next_cursor", "provenance", "errors"):
+        assert f"<code>{field}</code>" in page
+    assert '<a href="/openapi.json">' in page
+    assert "<script" not in page and "<link" not in page and "src=" not in page
+    assert (await ig.client.head("/docs")).status_code == 200
+
+
+async def test_the_documentation_is_public_while_the_api_keeps_its_token(start_ig):
+    ig = await start_ig(None, webhooks=False, api_token="s3cret")
+    opened = await ig.client.get("/openapi.json")
+    assert opened.status_code == 200
+    document = opened.json()
+    check = Contract(document)
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["paths"]["/v1/jobs"]["post"]["security"] == [{"bearer": []}]
+    assert "security" not in document["paths"]["/openapi.json"]["get"]
+    assert (await ig.client.get("/docs")).status_code == 200
+    assert check(await ig.client.get("/v1/jobs"), 401)["code"] == "unauthorized"
+    check(await ig.client.get("/v1/jobs", headers={"authorization": "Bearer s3cret"}), 200)
