@@ -14,6 +14,7 @@ import math
 import struct
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 # PNG
 
@@ -201,32 +202,9 @@ def svg(*, width: int = 64, height: int = 32, view_box_only: bool = False) -> by
 # MP4 and QuickTime
 
 
-def mp4(
-    *,
-    width: int = 320,
-    height: int = 240,
-    seconds: float = 2.5,
-    faststart: bool = True,
-    brand: bytes = b"isom",
-    mdat_bytes: int = 1024,
-    version: int = 0,
-    timescale: int = 1000,
-    large_mdat: bool = False,
-) -> bytes:
-    """See ``mp4_chunks``."""
-    return b"".join(
-        mp4_chunks(
-            width=width,
-            height=height,
-            seconds=seconds,
-            faststart=faststart,
-            brand=brand,
-            mdat_bytes=mdat_bytes,
-            version=version,
-            timescale=timescale,
-            large_mdat=large_mdat,
-        )
-    )
+def mp4(**options: Any) -> bytes:
+    """The whole file ``mp4_chunks(**options)`` streams."""
+    return b"".join(mp4_chunks(**options))
 
 
 def mp4_chunks(

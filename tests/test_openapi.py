@@ -16,17 +16,11 @@ from fake_runware import SubmitScript
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 from test_flow import IMAGE_JOB
+from test_service import MOCK_JOB
 
 from ig import contract, filters, openapi, tasks
 from ig.routes import ROUTER
 
-MOCK_JOB = {
-    "provider": "mock",
-    "task": "imageInference",
-    "model": "mock",
-    "params": {"positivePrompt": "a fox", "width": 64, "height": 64},
-    "tags": ["fox"],
-}
 JSON_TYPES = ("application/json", "application/problem+json")
 
 
