@@ -33,7 +33,7 @@ async def create_job(deps: Deps, request: ApiRequest) -> ApiResponse:
 async def create_jobs(deps: Deps, request: ApiRequest) -> ApiResponse:
     """Each item succeeds or fails on its own; the answer lists them in request order."""
     batch = parse_model(BatchRequest, parse_json_body(request.body))
-    items = await batches.submit_batch(deps, batch.jobs, request.base_url, f"{request.path}")
+    items = await batches.submit_batch(deps, batch.jobs, request.base_url, request.path)
     return json_response(200, {"items": items})
 
 

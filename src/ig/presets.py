@@ -68,7 +68,7 @@ async def put_preset(db: Database, name: str, raw_body: bytes, now: str) -> tupl
     check_preset(body)
     stored = json.dumps(body.model_dump(), sort_keys=True)
     current = await db.first(SELECT_CURRENT + " WHERE p.name = ?1", [name])
-    if current is not None and json.dumps(json.loads(current["body"]), sort_keys=True) == stored:
+    if current is not None and current["body"] == stored:  # stored bodies are written in this same form
         return render(current), False
     await db.batch([(INSERT_VERSION, [name, stored, now]), (POINT_AT_LATEST, [name, now])])
     row = await db.first(SELECT_CURRENT + " WHERE p.name = ?1", [name])

@@ -112,16 +112,11 @@ def parse_json_body(raw: bytes) -> Any:
         raise ValidationFailed([FieldError("body", f"not valid JSON: {exc}", "json_invalid")]) from exc
 
 
-def parse_model(model: type[ModelT], data: Any, prefix: str = "") -> ModelT:
+def parse_model(model: type[ModelT], data: Any) -> ModelT:
     """Validate a decoded JSON body; every problem is listed in one ``ValidationFailed``."""
     if not isinstance(data, dict):
-        raise ValidationFailed([FieldError(prefix.rstrip(".") or "body", "must be a JSON object", "object_type")])
+        raise ValidationFailed([FieldError("body", "must be a JSON object", "object_type")])
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(
-            [
-                FieldError(prefix + e.field if e.field != "body" else prefix.rstrip(".") or "body", e.message, e.code)
-                for e in field_errors(exc)
-            ]
-        ) from exc
+        raise ValidationFailed(field_errors(exc)) from exc
