@@ -6,7 +6,7 @@
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: keyset pagination never skips or repeats
     id TEXT NOT NULL UNIQUE,              -- UUIDv4, also the provider's taskUUID
-    status TEXT NOT NULL CHECK (status IN ('queued', 'submitted', 'succeeded', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('queued', 'submitted', 'succeeded', 'failed', 'cancelled')),
     provider TEXT NOT NULL,
     task TEXT NOT NULL,                   -- Runware taskType
     model TEXT NOT NULL,
@@ -29,7 +29,11 @@ CREATE TABLE jobs (
     updated_at TEXT NOT NULL,
     model_alias TEXT,                     -- the catalogue name the consumer used, if any
     preset TEXT,                          -- the preset the job was made from, if any
-    preset_version INTEGER
+    preset_version INTEGER,
+    timeout_seconds INTEGER,              -- the job's deadline, from created_at
+    cancelled_at TEXT,
+    callback_url TEXT,                    -- where ig POSTs the job's events, if anywhere
+    callback_events TEXT                  -- JSON list of the events wanted
 );
 CREATE INDEX jobs_by_created ON jobs (created_at);
 CREATE INDEX jobs_by_model ON jobs (model, seq);
@@ -101,6 +105,7 @@ CREATE TABLE artifacts (
     height INTEGER,
     duration_seconds REAL,                -- from the audio/video headers, when they say
     nsfw INTEGER,                         -- the result's NSFWContent; NULL when not checked
+    arrived_after TEXT,                   -- 'cancelled' or 'failed': the job had ended when it came
     UNIQUE (job_id, result_key, output_name)
 );
 CREATE INDEX artifacts_by_job ON artifacts (job_id, seq);
@@ -162,4 +167,47 @@ CREATE TABLE preset_versions (
     body TEXT NOT NULL,                   -- JSON {task, model, params, tags, metadata, provider, description}
     created_at TEXT NOT NULL,
     PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+
+-- Idempotency-Key: a repeated submit with the same key and body answers with the job it made;
+-- kept at least 24 hours, then swept.
+CREATE TABLE idempotency_keys (
+    scope TEXT NOT NULL,                  -- the route: 'jobs', 'batch', or 'batch-item'
+    key TEXT NOT NULL,                    -- the Idempotency-Key header (batch items: key#index)
+    request_sha256 TEXT NOT NULL,         -- of the canonical JSON body
+    job_id TEXT,                          -- the job the request made
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+
+-- Consumer callbacks (Standard Webhooks): one row per event, every attempt logged below.
+CREATE TABLE callbacks (
+    id TEXT PRIMARY KEY,                  -- msg_<hex>, the webhook-id; derived from (job, event, artifact)
+    job_id TEXT NOT NULL REFERENCES jobs (id),
+    event TEXT NOT NULL CHECK (event IN ('job.succeeded', 'job.failed', 'artifact.stored')),
+    artifact_id TEXT,
+    url TEXT NOT NULL,
+    body TEXT,                            -- the JSON payload, fixed at the first attempt
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,  -- every attempt ever, redeliveries included
+    schedule_start INTEGER NOT NULL DEFAULT 0,  -- attempts before the current retry schedule began
+    created_at TEXT NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    delivered_at TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX callbacks_by_job ON callbacks (job_id, created_at);
+CREATE INDEX callbacks_due ON callbacks (next_attempt_at) WHERE status = 'pending';
+
+CREATE TABLE callback_attempts (
+    callback_id TEXT NOT NULL REFERENCES callbacks (id),
+    attempt INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    attempted_at TEXT NOT NULL,
+    status_code INTEGER,                  -- NULL when no answer came (refused, timed out)
+    latency_ms INTEGER,
+    error TEXT,
+    PRIMARY KEY (callback_id, attempt)
 ) WITHOUT ROWID;

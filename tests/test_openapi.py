@@ -5,6 +5,7 @@ public; and none of it is imported at a Worker's cold start."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -141,7 +142,7 @@ def test_neither_the_document_nor_its_models_are_imported_at_cold_start():
 
 
 async def test_real_answers_match_the_contract(start_ig):
-    ig = await start_ig(None, webhooks=False)
+    ig = await start_ig(None, webhooks=False, callback_secret="whsec_" + "A" * 32, callback_retry_seconds=(3600,))
     check = Contract((await ig.client.get("/openapi.json")).json())
     get, post = ig.client.get, ig.client.post
 
@@ -210,6 +211,24 @@ async def test_real_answers_match_the_contract(start_ig):
     bad_item = {**MOCK_JOB, "params": {"width": "wide"}}
     batch = check(await post("/v1/jobs/batch", json={"jobs": [MOCK_JOB, bad_item]}), 200)
     assert "job" in batch["items"][0] and batch["items"][1]["error"]["errors"]
+
+    # Callbacks to a path of ig itself that answers 404: a failed attempt, logged and redeliverable.
+    wants_callback = {**MOCK_JOB, "callback_url": f"{ig.url}/nowhere", "callback_events": ["job.succeeded"]}
+    called = check(await post("/v1/jobs", json=wants_callback, headers={"prefer": "wait=20"}), 200)
+    for _ in range(100):
+        deliveries = check(await get(f"/v1/jobs/{called['id']}/deliveries"), 200)
+        if deliveries["items"] and deliveries["items"][0]["attempts"]:
+            break
+        await asyncio.sleep(0.1)
+    assert deliveries["items"][0]["attempts"][0]["status_code"] == 404
+    check(await post(f"/v1/jobs/{called['id']}/deliveries/redeliver"), 202)
+    check(await post(f"/v1/jobs/{called['id']}/cancel"), 409)
+    replayed = {"idempotency-key": "contract-1"}
+    first = check(await post("/v1/jobs", json=MOCK_JOB, headers=replayed), 202)
+    cancel = await post(f"/v1/jobs/{first['id']}/cancel")  # the mock may finish first: then 409
+    assert check(cancel, cancel.status_code)["status"] in ("cancelled", 409)
+    assert check(await post("/v1/jobs", json=MOCK_JOB, headers=replayed), 202)["id"] == first["id"]
+    check(await post("/v1/jobs", json={**MOCK_JOB, "tags": ["other"]}, headers=replayed), 422)
 
     check(await ig.client.delete(f"/v1/artifacts/{output['id']}"), 204)
     assert check(await get(f"/v1/artifacts/{output['id']}"), 200)["deleted_at"]

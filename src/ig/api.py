@@ -7,10 +7,25 @@ import asyncio
 import re
 import time
 from datetime import timedelta
+from typing import Any
 
-from ig import batches, catalogue_views, delivery, events, library, lineage, presets, submission, uploads, usage
+from ig import (
+    batches,
+    callbacks,
+    catalogue_views,
+    delivery,
+    events,
+    idempotency,
+    jobs,
+    library,
+    lineage,
+    presets,
+    submission,
+    uploads,
+    usage,
+)
 from ig.deps import Deps, isoformat
-from ig.errors import FieldError, Forbidden, Gone, NotFound, RangeNotSatisfiable, ValidationFailed
+from ig.errors import Conflict, FieldError, Forbidden, Gone, NotFound, RangeNotSatisfiable, ValidationFailed
 from ig.filters import parse_filters
 from ig.jobs import TERMINAL_STATUSES
 from ig.schemas import PRESET_NAME_PATTERN, BatchRequest, parse_json_body, parse_model
@@ -25,16 +40,69 @@ async def healthz(deps: Deps, request: ApiRequest) -> ApiResponse:
 
 
 async def create_job(deps: Deps, request: ApiRequest) -> ApiResponse:
-    job_id = await submission.submit_job(deps, parse_json_body(request.body), request.body.decode("utf-8"))
-    view = await job_view(deps.db, job_id, request.base_url)
-    return json_response(202, view, {"location": f"/v1/jobs/{job_id}"})
+    """202 with the job; 200 with the finished job when ``Prefer: wait=N`` saw it finish."""
+    key = idempotency.key_from(request.headers)
+    wait = _preferred_wait(request.headers.get("prefer"))
+    submitted = await submission.submit_job(
+        deps,
+        parse_json_body(request.body),
+        request.body.decode("utf-8"),
+        submission.IdempotencyKey("jobs", key) if key else None,
+    )
+    headers = {"location": f"/v1/jobs/{submitted.job_id}"}
+    if submitted.replayed:
+        headers["idempotent-replayed"] = "true"
+    if wait is not None:
+        headers["preference-applied"] = f"wait={wait}"
+    view = await _await_job(deps, submitted.job_id, request.base_url, wait or 0)
+    finished = wait is not None and view["status"] in TERMINAL_STATUSES
+    return json_response(200 if finished else 202, view, headers)
+
+
+def _preferred_wait(header: str | None) -> int | None:
+    """``wait=N`` from a Prefer header (RFC 7240), capped at 60 s; other preferences are ignored."""
+    for preference in (header or "").split(","):
+        name, _, value = preference.split(";")[0].strip().partition("=")
+        if name.strip().lower() == "wait":
+            seconds = value.strip().strip('"')
+            if seconds.isdigit():
+                return min(int(seconds), MAX_WAIT_SECONDS)
+    return None
 
 
 async def create_jobs(deps: Deps, request: ApiRequest) -> ApiResponse:
     """Each item succeeds or fails on its own; the answer lists them in request order."""
+    key = idempotency.key_from(request.headers)
     batch = parse_model(BatchRequest, parse_json_body(request.body))
-    items = await batches.submit_batch(deps, batch.jobs, request.base_url, request.path)
+    items = await batches.submit_batch(deps, batch.jobs, request.base_url, request.path, key)
     return json_response(200, {"items": items})
+
+
+async def cancel_job(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
+    """Stop waiting for the job. Runware cannot stop a task it accepted (it bills it anyway), so
+    results that still come are stored, flagged ``arrived_after: cancelled``."""
+    job = await jobs.load_job(deps.db, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if job["status"] != jobs.JobStatus.CANCELLED:
+        if not await deps.db.run(jobs.CANCEL_JOB, [job_id, deps.now()]):
+            job = await jobs.load_job(deps.db, job_id)
+            assert job is not None
+            if job["status"] != jobs.JobStatus.CANCELLED:
+                raise Conflict(f"job {job_id} has already {job['status']}", job_id=job_id)
+    return json_response(200, await job_view(deps.db, job_id, request.base_url))
+
+
+async def list_deliveries(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
+    if await jobs.load_job(deps.db, job_id) is None:
+        raise NotFound(f"no job {job_id}")
+    return json_response(200, await callbacks.deliveries_view(deps, job_id))
+
+
+async def redeliver(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
+    if await jobs.load_job(deps.db, job_id) is None:
+        raise NotFound(f"no job {job_id}")
+    return json_response(202, await callbacks.redeliver_last(deps, job_id))
 
 
 async def list_tasks(deps: Deps, request: ApiRequest) -> ApiResponse:
@@ -89,15 +157,20 @@ def _number(request: ApiRequest, name: str, low: float, high: float, default: fl
 
 async def get_job(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
     wait = _number(request, "wait", 0, MAX_WAIT_SECONDS, 0)
-    deadline = time.monotonic() + wait
+    return json_response(200, await _await_job(deps, job_id, request.base_url, wait))
+
+
+async def _await_job(deps: Deps, job_id: str, base_url: str, seconds: float) -> dict[str, Any]:
+    """The job's view once it has finished, or when ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
     pause = 0.1
     while True:
-        view = await job_view(deps.db, job_id, request.base_url)
+        view = await job_view(deps.db, job_id, base_url)
         if view is None:
             raise NotFound(f"no job {job_id}")
         remaining = deadline - time.monotonic()
         if view["status"] in TERMINAL_STATUSES or remaining <= 0:
-            return json_response(200, view)
+            return view
         await asyncio.sleep(min(pause, remaining))
         pause = min(pause * 2, 1.0)
 

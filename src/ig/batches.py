@@ -9,9 +9,10 @@ import json
 import logging
 from typing import Any
 
+from ig import idempotency
 from ig.deps import Deps
 from ig.errors import IgError
-from ig.submission import submit_job
+from ig.submission import IdempotencyKey, submit_job
 from ig.views import job_view
 from ig.web import problem_body
 
@@ -20,19 +21,41 @@ CONCURRENCY = 4
 log = logging.getLogger("ig")
 
 
-async def submit_batch(deps: Deps, items: list[dict[str, Any]], base_url: str, path: str) -> list[dict[str, Any]]:
+async def submit_batch(
+    deps: Deps, items: list[dict[str, Any]], base_url: str, path: str, key: str | None = None
+) -> list[dict[str, Any]]:
+    """With an Idempotency-Key, the whole body is fingerprinted under the key (a different body
+    is a 422) and each item is submitted under ``<key>#<index>``: a retried batch answers with
+    the jobs already made and makes only the ones that were not."""
+    if key is not None:
+        await _claim_batch_key(deps, key, items)
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(index: int, item: Any) -> dict[str, Any]:
         instance = f"{path}#/jobs/{index}"
         async with gate:
             try:
-                job_id = await submit_job(deps, item, json.dumps(item, ensure_ascii=False))
+                item_key = IdempotencyKey("batch-item", f"{key}#{index}") if key is not None else None
+                submitted = await submit_job(deps, item, json.dumps(item, ensure_ascii=False), item_key)
             except IgError as error:
                 return {"error": problem_body(error, instance)}
             except Exception:
                 log.exception("batch item %d failed unexpectedly", index)
                 return {"error": problem_body(IgError("an unexpected error occurred; it has been logged"), instance)}
-        return {"job": await job_view(deps.db, job_id, base_url)}
+        return {"job": await job_view(deps.db, submitted.job_id, base_url)}
 
     return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(items))))
+
+
+async def _claim_batch_key(deps: Deps, key: str, items: list[dict[str, Any]]) -> None:
+    body_digest = idempotency.digest(items)
+    earlier = await idempotency.find(deps.db, "batch", key, deps.now())
+    if earlier is None:
+        try:
+            await deps.db.batch(idempotency.claim("batch", key, body_digest, None, deps.clock()))
+            return
+        except Exception:
+            earlier = await idempotency.find(deps.db, "batch", key, deps.now())  # a racing retry won
+            if earlier is None:
+                raise
+    idempotency.check_same_body(earlier, body_digest)

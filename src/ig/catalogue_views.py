@@ -25,6 +25,7 @@ def task_list() -> dict[str, Any]:
                 "outputs": list(spec.outputs),
                 "params_schema": tasks.params_schema(spec),
                 "example": spec.example,
+                "timeout_seconds": spec.timeout_seconds,
                 "model_aliases": aliases_by_task.get(spec.name, []),
                 "known_models": len(runware_models.MODELS_BY_TASK.get(spec.name, ())),
             }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ig import jobs, runware
+from ig import callbacks, jobs, runware
 from ig.deps import Deps, isoformat
 from ig.errors import MediaRefused
 from ig.events import event_body, mark_processed, record_reply
@@ -51,12 +51,17 @@ async def handle_message(deps: Deps, queue: str, body: Any, attempts: int) -> De
             await process_event(deps, job_id, str(body.get("event_id")))
         elif body.get("type") == "poll":
             await poll(deps, job_id, int(body.get("seq", 0)))
+        elif body.get("type") == "callback":
+            await callbacks.deliver(deps, str(body.get("callback_id")), int(body.get("attempt", 0)))
         else:
             deps.log.error("job %s: dropping a queue message of unknown type %r", job_id, body.get("type"))
+            return Ack()
+        await callbacks.enqueue_new(deps, job_id)
         return Ack()
     except MediaRefused as exc:
         deps.log.warning("job %s: %s", job_id, exc.detail)
         await jobs.fail_job(deps.db, job_id, {"code": exc.code, "message": exc.detail}, deps.now())
+        await callbacks.enqueue_new(deps, job_id)
         return Ack()
     except Exception as exc:  # noqa: BLE001 - every failure is logged, recorded and retried
         deps.log.exception("job %s: %s message failed (attempt %d)", job_id, body.get("type"), attempts)

@@ -23,7 +23,7 @@ __all__ = ["BatchRequest", "JobRequest", "PresetRequest"]  # re-exported: routes
 
 _CONFIG = ConfigDict(extra="forbid", defer_build=True, use_attribute_docstrings=True)
 
-JobStatus = Literal["queued", "submitted", "succeeded", "failed"]
+JobStatus = Literal["queued", "submitted", "succeeded", "failed", "cancelled"]
 Provider = Literal["runware", "mock"]
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 Moment = Annotated[str, Field(description="ISO 8601 UTC time with milliseconds, e.g. 2026-11-21T05:48:15.844Z.")]
@@ -203,7 +203,52 @@ class Artifact(BaseModel):
     """The provider's content check; null when it was not checked."""
     deleted_at: Moment | None
     """Set once deleted: the bytes are gone, the provenance is kept."""
+    arrived_after: Literal["cancelled", "failed"] | None
+    """Set when the result came after its job was cancelled or had failed (timed out): kept anyway."""
     provenance: OutputProvenance | InputProvenance
+
+
+class Callback(BaseModel):
+    """Where the job's events go."""
+
+    model_config = _CONFIG
+
+    url: str
+    events: list[Literal["job.succeeded", "job.failed", "artifact.stored"]]
+
+
+class DeliveryAttempt(BaseModel):
+    model_config = _CONFIG
+
+    attempt: int
+    attempted_at: Moment
+    status_code: int | None
+    """The consumer's HTTP status; null when no answer came."""
+    latency_ms: int | None
+    error: str | None
+
+
+class Delivery(BaseModel):
+    """One callback event and its attempts."""
+
+    model_config = _CONFIG
+
+    id: str
+    """The ``webhook-id`` header: the same on every attempt and redelivery."""
+    event: Literal["job.succeeded", "job.failed", "artifact.stored"]
+    artifact_id: str | None
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    created_at: Moment
+    delivered_at: Moment | None
+    next_attempt_at: Moment | None
+    attempts: list[DeliveryAttempt]
+
+
+class DeliveryList(BaseModel):
+    model_config = _CONFIG
+
+    items: list[Delivery]
 
 
 class Job(BaseModel):
@@ -214,7 +259,8 @@ class Job(BaseModel):
     id: str
     """A UUIDv4, also Runware's ``taskUUID``."""
     status: JobStatus
-    """``queued`` (recorded, not yet accepted by the provider), ``submitted``, ``succeeded`` or ``failed``."""
+    """``queued`` (recorded, not yet accepted by the provider), ``submitted``, ``succeeded``, ``failed`` or
+    ``cancelled``."""
     provider: Provider
     task: str
     model: str
@@ -228,6 +274,11 @@ class Job(BaseModel):
     created_at: Moment
     submitted_at: Moment | None
     completed_at: Moment | None
+    cancelled_at: Moment | None
+    timeout_seconds: int | None
+    """The job fails as timed out at ``deadline_at`` = ``created_at`` + this."""
+    deadline_at: Moment
+    callback: Callback | None
     cost: float | None
     """USD, the sum of the provider-reported cost of the job's results."""
     error: JobError | None
@@ -365,6 +416,8 @@ class TaskInfo(BaseModel):
     params_schema: dict[str, Any]
     """JSON Schema of the parameters ig checks; other parameters pass through to Runware."""
     example: dict[str, Any]
+    timeout_seconds: int
+    """The default deadline of a job of this type."""
     model_aliases: list[str]
     known_models: int
     """How many Runware models of this task ig knows the task of."""

@@ -75,6 +75,15 @@ class MethodNotAllowed(IgError):
     title = "Method not allowed"
 
 
+class Conflict(IgError):
+    """The request is fine but the resource's state forbids it now (a finished job cannot be
+    cancelled; an Idempotency-Key whose first request is still running)."""
+
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
 class Gone(IgError):
     status = 410
     code = "gone"

@@ -17,6 +17,7 @@ from typing import Any
 
 from ig import model_catalogue
 from ig.deps import isoformat
+from ig.jobs import JobStatus
 from ig.errors import FieldError, ValidationFailed
 from ig.media import KINDS
 from ig.schemas import check_tag
@@ -28,6 +29,9 @@ NO_CURSOR = 2**53 - 1
 """Above every seq: the first page. The largest integer a JS number (D1's binding) holds exactly."""
 _COLUMNS = ("kind", "task", "model", "provider", "job_id")
 _WORD = re.compile(r"(\w+)(\*?)", re.UNICODE)
+
+
+JOB_STATUSES = tuple(JobStatus)
 
 
 @dataclass
@@ -131,8 +135,8 @@ def parse_filters(query: dict[str, list[str]], *, for_jobs: bool = False) -> Fil
             errors.append(FieldError("q", "needs at least one word", "empty_query"))
     if for_jobs:
         filters.status = _last(query, "status")
-        if filters.status is not None and filters.status not in ("queued", "submitted", "succeeded", "failed"):
-            errors.append(FieldError("status", "one of queued, submitted, succeeded, failed", "invalid_status"))
+        if filters.status is not None and filters.status not in JOB_STATUSES:
+            errors.append(FieldError("status", "one of " + ", ".join(JOB_STATUSES), "invalid_status"))
     else:
         filters.role = _last(query, "role")
         if filters.role is not None and filters.role not in ("output", "input"):

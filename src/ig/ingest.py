@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ig import jobs, media, runware
+from ig import callbacks, jobs, media, runware
 from ig.deps import Deps
 from ig.errors import MediaRefused
 from ig.events import one_chunk
@@ -32,8 +32,9 @@ SELECT_RESULT = "SELECT stored_at FROM results WHERE job_id = ?1 AND result_key 
 SELECT_ARTIFACT_ID = "SELECT id FROM artifacts WHERE id = ?1"
 INSERT_ARTIFACT = """
 INSERT INTO artifacts (id, role, job_id, result_key, output_name, provider, task, model, kind, content_type, size,
-                       sha256, blob_key, source_url, created_at, width, height, duration_seconds, nsfw)
-SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
+                       sha256, blob_key, source_url, created_at, width, height, duration_seconds, nsfw, arrived_after)
+SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+       CASE WHEN j.status IN ('cancelled', 'failed') THEN j.status END
 FROM jobs j WHERE j.id = ?2
 ON CONFLICT DO NOTHING
 """
@@ -165,8 +166,10 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
         statements.append((INHERIT_TAGS, [artifact_id]))
         own_text = ref.text if ref.text is not None and len(ref.text) <= SEARCHABLE_TEXT_LIMIT else ""
         statements.append((INDEX_ARTIFACT_TEXT, [artifact_id, own_text]))
+        statements.append(callbacks.artifact_event(job["id"], artifact_id, now))
     statements.append((MARK_STORED, [job["id"], key, now]))
     statements.append((jobs.COMPLETE_JOB, [job["id"], now]))
+    statements.append(callbacks.job_event(job["id"], "succeeded", now))
     await deps.db.batch(statements)
 
 

@@ -7,6 +7,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
+from ig import callbacks
 from ig.ports import Database, Row, Statement
 
 
@@ -15,15 +16,17 @@ class JobStatus(StrEnum):
     SUBMITTED = "submitted"  # the provider has the task
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # by the consumer; results that still arrive are kept, flagged
 
 
-TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 INSERT_JOB = """
 INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,
                   provider_task_id, webhook_token, expected_results, created_at, deadline_at,
-                  next_check_at, updated_at, model_alias, preset, preset_version)
-VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16)
+                  next_check_at, updated_at, model_alias, preset, preset_version, timeout_seconds, callback_url,
+                  callback_events)
+VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16, ?17, ?18, ?19)
 """
 INSERT_JOB_TAGS = "INSERT OR IGNORE INTO job_tags (job_id, tag) SELECT ?1, value FROM json_each(?2)"
 INDEX_JOB_TEXT = "INSERT INTO job_search (rowid, body) SELECT seq, ?2 FROM jobs WHERE id = ?1"
@@ -47,6 +50,10 @@ COMPLETE_JOB = """
 UPDATE jobs SET status = 'succeeded', completed_at = ?2, updated_at = ?2
 WHERE id = ?1 AND status IN ('queued', 'submitted')
   AND (SELECT count(*) FROM results WHERE job_id = ?1 AND stored_at IS NOT NULL) >= expected_results
+"""
+CANCEL_JOB = """
+UPDATE jobs SET status = 'cancelled', cancelled_at = ?2, completed_at = ?2, updated_at = ?2
+WHERE id = ?1 AND status IN ('queued', 'submitted')
 """
 NOTE_ERROR = "UPDATE jobs SET last_error = ?2, updated_at = ?3 WHERE id = ?1"
 NOTE_ACTIVITY = """
@@ -92,6 +99,9 @@ def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
                 row.get("model_alias"),
                 row.get("preset"),
                 row.get("preset_version"),
+                row["timeout_seconds"],
+                row.get("callback_url"),
+                json.dumps(row["callback_events"]) if row.get("callback_url") else None,
             ],
         ),
         (INSERT_JOB_TAGS, [row["id"], json.dumps(tags)]),
@@ -104,8 +114,10 @@ async def load_job(db: Database, job_id: str) -> Row | None:
 
 
 async def fail_job(db: Database, job_id: str, error: dict[str, Any], now: str) -> bool:
-    """Fail an open job with ``error``; False when it was already finished."""
-    return await db.run(FAIL_JOB, [job_id, json.dumps(error), now]) == 1
+    """Fail an open job with ``error``, and record its ``job.failed`` callback in the same
+    write; False when it was already finished."""
+    changed = await db.batch([(FAIL_JOB, [job_id, json.dumps(error), now]), callbacks.job_event(job_id, "failed", now)])
+    return changed[0] == 1
 
 
 async def note_error(db: Database, job_id: str, error: dict[str, Any], now: str) -> None:

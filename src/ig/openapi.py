@@ -33,6 +33,7 @@ TAGS = {
     "library": "Tags and usage across the library.",
     "catalogue": "The task types and model aliases ig knows.",
     "presets": "Named, versioned job templates.",
+    "callbacks": "Signed events ig POSTs to a job's `callback_url` (Standard Webhooks), and their delivery log.",
     "webhooks": "Called by the provider, not by clients.",
     "service": "Health and this documentation.",
 }
@@ -121,6 +122,10 @@ def _operation(route: Route, components: _Components, secured: bool) -> dict[str
     parameters = [_path_parameter(name) for name in re.findall(r"\{(\w+)\}", route.pattern)]
     if route.query:
         parameters += _query_parameters(_model(route.query).model_json_schema())
+    parameters += [
+        {"name": name, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
+        for name, text in route.headers
+    ]
     if parameters:
         operation["parameters"] = parameters
     if route.body:

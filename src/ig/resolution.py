@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ig import model_catalogue, placeholders, presets, tasks
+from ig import callbacks, model_catalogue, placeholders, presets, tasks
 from ig.errors import FieldError, ValidationFailed
 from ig.ports import Database
 from ig.schemas import JobRequest, PresetRequest, parse_model
+from ig.settings import Settings
 
 
 @dataclass
@@ -28,12 +29,15 @@ class ResolvedJob:
     model_alias: str | None = None
     preset: str | None = None
     preset_version: int | None = None
+    timeout_seconds: int = tasks.DEFAULT_TIMEOUT_SECONDS
+    callback_url: str | None = None
+    callback_events: list[str] = field(default_factory=list)
 
 
-async def resolve_job(db: Database, data: Any) -> ResolvedJob:
+async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJob:
     """Validate a ``POST /v1/jobs`` body (decoded JSON) into the job to run."""
     request = parse_model(JobRequest, data)
-    errors: list[FieldError] = []
+    errors: list[FieldError] = _callback_errors(request, settings)
     preset_body: PresetRequest | None = None
     version: int | None = None
     if request.preset is not None:
@@ -75,6 +79,7 @@ async def resolve_job(db: Database, data: Any) -> ResolvedJob:
     if errors:
         raise ValidationFailed(errors)
     assert choice.task is not None
+    timeout = request.timeout_seconds or settings.job_timeout_seconds
     return ResolvedJob(
         provider=provider,
         task=choice.task,
@@ -85,4 +90,18 @@ async def resolve_job(db: Database, data: Any) -> ResolvedJob:
         model_alias=choice.alias,
         preset=request.preset,
         preset_version=version,
+        timeout_seconds=timeout if timeout is not None else tasks.default_timeout(choice.task),
+        callback_url=request.callback_url,
+        callback_events=list(request.callback_events or callbacks.DEFAULT_EVENTS),
     )
+
+
+def _callback_errors(request: JobRequest, settings: Settings) -> list[FieldError]:
+    if request.callback_url is None:
+        if request.callback_events is not None:
+            return [FieldError("callback_events", "name a callback_url to send events to", "unused")]
+        return []
+    if not settings.callback_secret:
+        return [FieldError("callback_url", "callbacks need IG_CALLBACK_SECRET set on the service", "unavailable")]
+    problem = callbacks.url_problem(request.callback_url, settings)
+    return [FieldError("callback_url", problem, "invalid_url")] if problem else []

@@ -8,6 +8,13 @@ from ig import api
 from ig.deps import Deps
 from ig.web import Route, Router
 
+IDEMPOTENCY_KEY = (
+    "Idempotency-Key",
+    "Up to 255 visible ASCII characters (a UUID is ideal), kept 24 hours. A retry with the same key and the "
+    "same body answers with the job(s) the first request made (`Idempotent-Replayed: true`) and sends the "
+    "provider nothing; the same key with a different body is a 422.",
+)
+
 ROUTER = Router(
     [
         Route("GET", "/healthz", api.healthz, summary="Health check", tag="service", response="Health"),
@@ -41,7 +48,16 @@ ROUTER = Router(
             body="JobRequest",
             response="Job",
             status=202,
-            problems=(502,),
+            other_statuses=(200,),
+            headers=(
+                IDEMPOTENCY_KEY,
+                (
+                    "Prefer",
+                    "`wait=N` (N ≤ 60): answer 200 with the finished job if it "
+                    "finishes within N seconds, else 202 as usual.",
+                ),
+            ),
+            problems=(409, 502),
         ),
         Route(
             "POST",
@@ -53,6 +69,7 @@ ROUTER = Router(
             tag="jobs",
             body="BatchRequest",
             response="BatchAnswer",
+            headers=(IDEMPOTENCY_KEY,),
         ),
         Route(
             "GET",
@@ -73,6 +90,37 @@ ROUTER = Router(
             tag="jobs",
             query="WaitQuery",
             response="Job",
+        ),
+        Route(
+            "POST",
+            "/v1/jobs/{job_id}/cancel",
+            api.cancel_job,
+            summary="Cancel a job",
+            description="Marks an open job `cancelled` and stops waiting for it. Runware keeps running (and billing) "
+            "a task it has accepted, so results that still arrive are stored, with their cost, and flagged "
+            "`arrived_after: cancelled`. Cancelling a cancelled job is a no-op; a finished one is a 409.",
+            tag="jobs",
+            response="Job",
+            problems=(409,),
+        ),
+        Route(
+            "GET",
+            "/v1/jobs/{job_id}/deliveries",
+            api.list_deliveries,
+            summary="List the job's callback events and every delivery attempt",
+            tag="callbacks",
+            response="DeliveryList",
+        ),
+        Route(
+            "POST",
+            "/v1/jobs/{job_id}/deliveries/redeliver",
+            api.redeliver,
+            summary="Send the job's latest callback event again",
+            description="Sends it now, with the same `webhook-id` (so consumers that already handled it can tell) "
+            "and a fresh retry schedule.",
+            tag="callbacks",
+            response="Delivery",
+            status=202,
         ),
         Route(
             "POST",

@@ -13,6 +13,8 @@ from ig.errors import FieldError, ValidationFailed
 from ig.runware import RESERVED_PARAMS
 
 MAX_TAGS = 50
+MAX_TIMEOUT_SECONDS = 24 * 3600
+CallbackEvent = Literal["job.succeeded", "job.failed", "artifact.stored"]
 MAX_BATCH = 50
 TASK_PATTERN = r"^[A-Za-z0-9]+$"
 PRESET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -67,6 +69,13 @@ class JobRequest(BaseModel):
     """A preset from ``PUT /v1/presets/{name}`` to start from."""
     variables: dict[str, Any] = Field(default_factory=dict)
     """Values for the preset's ``{placeholders}``."""
+    timeout_seconds: int | None = Field(None, ge=1, le=MAX_TIMEOUT_SECONDS)
+    """Fail the job as timed out if it has no result by then; each task type has a default
+    (``GET /v1/tasks``). Results that come later are still stored."""
+    callback_url: str | None = Field(None, min_length=1, max_length=2048)
+    """Where ig POSTs the job's events, signed per Standard Webhooks (https)."""
+    callback_events: list[CallbackEvent] | None = Field(None, min_length=1, max_length=3)
+    """The events to send; by default ``job.succeeded`` and ``job.failed``."""
 
 
 class BatchRequest(BaseModel):

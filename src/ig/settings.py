@@ -25,14 +25,22 @@ class Settings:
     max_upload_bytes: int = 100 * 1024 * 1024
     media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS
     """Hosts outputs may be downloaded from; ``.example.com`` admits every subdomain."""
-    job_timeout_seconds: int = 1800
-    """A job with no terminal result after this long fails with a timeout error."""
+    job_timeout_seconds: int | None = None
+    """When set, the deadline of every job that names none (otherwise each task type has its own)."""
     quiet_seconds: int = 120
     """The sweeper polls a submitted job that has heard nothing from the provider for this long."""
     max_webhook_bytes: int = 32 * 1024 * 1024
     max_request_bytes: int = 1024 * 1024
     queue_max_retries: int = 5
     """Deliveries after the first before a message moves to the dead-letter queue (wrangler.toml)."""
+    callback_secret: str | None = None
+    """Standard Webhooks signing secret(s), ``whsec_<base64>``; several (space-separated) sign
+    every event with each, for rotation. Jobs may ask for callbacks only when it is set."""
+    callback_retry_seconds: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    """Pauses between callback attempts: 8 attempts over about 27.6 hours, as the spec suggests."""
+    local_mode: bool = False
+    """Plain-http callbacks to loopback hosts are allowed (``ig serve`` always; a Worker under
+    ``wrangler dev`` with ``IG_LOCAL_MODE=1``)."""
 
     @property
     def webhooks_enabled(self) -> bool:
@@ -71,10 +79,13 @@ class Settings:
             media_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
             if hosts
             else DEFAULT_MEDIA_HOSTS,
-            job_timeout_seconds=integer("IG_JOB_TIMEOUT_SECONDS", cls.job_timeout_seconds),
+            job_timeout_seconds=integer("IG_JOB_TIMEOUT_SECONDS", 0) or None,
             quiet_seconds=integer("IG_QUIET_SECONDS", cls.quiet_seconds),
             max_webhook_bytes=integer("IG_MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
             queue_max_retries=integer("IG_QUEUE_MAX_RETRIES", cls.queue_max_retries),
+            callback_secret=text("IG_CALLBACK_SECRET"),
+            callback_retry_seconds=_seconds_list(text("IG_CALLBACK_RETRY_SECONDS"), cls.callback_retry_seconds),
+            local_mode=(text("IG_LOCAL_MODE") or "").lower() in ("1", "true", "yes"),
         )
 
 
@@ -90,4 +101,19 @@ SETTING_NAMES = (
     "IG_QUIET_SECONDS",
     "IG_MAX_WEBHOOK_BYTES",
     "IG_QUEUE_MAX_RETRIES",
+    "IG_CALLBACK_SECRET",
+    "IG_CALLBACK_RETRY_SECONDS",
+    "IG_LOCAL_MODE",
 )
+
+
+def _seconds_list(value: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    if value is None:
+        return default
+    try:
+        found = tuple(int(part) for part in value.replace(",", " ").split())
+    except ValueError as exc:
+        raise ValueError(f"setting IG_CALLBACK_RETRY_SECONDS must list whole seconds, got {value!r}") from exc
+    if not found or any(n < 0 or n > 43200 for n in found):
+        raise ValueError("IG_CALLBACK_RETRY_SECONDS: 1 or more pauses of 0 to 43200 seconds (the queue's limit)")
+    return found

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ig import jobs, lineage, runware, tasks
+from ig import callbacks, idempotency, jobs, lineage, runware, tasks
 from ig.deps import Deps, isoformat
 from ig.errors import FieldError, ProviderRejected, ValidationFailed
 from ig.events import record_reply
@@ -39,12 +40,30 @@ def _webhook_url(deps: Deps, job_id: str, token: str) -> str:
     return f"{deps.settings.public_url}/webhooks/runware/{job_id}/{token}"
 
 
-async def submit_job(deps: Deps, data: Any, request_text: str) -> str:
+@dataclass(frozen=True)
+class Submitted:
+    job_id: str
+    replayed: bool = False
+    """An earlier request with the same Idempotency-Key made this job; nothing new was sent."""
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    scope: str
+    """The route the key belongs to: ``jobs``, ``batch-item``."""
+    key: str
+
+
+async def submit_job(deps: Deps, data: Any, request_text: str, key: IdempotencyKey | None = None) -> Submitted:
     """``POST /v1/jobs``: resolve and validate (nothing is recorded or spent on bad input),
     record the job, send the task. ``data`` is the decoded body, ``request_text`` the body as
-    received (kept for provenance). Returns the job id; raises ``ValidationFailed`` or
-    ``ProviderRejected``."""
-    job = await resolve_job(deps.db, data)
+    received (kept for provenance). Raises ``ValidationFailed`` or ``ProviderRejected``."""
+    body_digest = idempotency.digest(data) if key else ""
+    if key:
+        earlier = await _earlier(deps, key, body_digest)
+        if earlier:
+            return earlier
+    job = await resolve_job(deps.db, deps.settings, data)
     provider = provider_for(job.provider, deps)
     if provider.name == "runware" and not deps.settings.runware_api_key:
         raise ValidationFailed(
@@ -82,18 +101,37 @@ async def submit_job(deps: Deps, data: Any, request_text: str) -> str:
         "webhook_token": token,
         "expected_results": tasks.expected_results(job.task, job.params),
         "created_at": now,
-        "deadline_at": isoformat(moment + timedelta(seconds=deps.settings.job_timeout_seconds)),
+        "deadline_at": isoformat(moment + timedelta(seconds=job.timeout_seconds)),
         "next_check_at": isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds)),
         "model_alias": job.model_alias,
         "preset": job.preset,
         "preset_version": job.preset_version,
+        "timeout_seconds": job.timeout_seconds,
+        "callback_url": job.callback_url,
+        "callback_events": job.callback_events,
     }
     inputs = await lineage.check_references(deps, job_id, job.params)
-    await deps.db.batch([*jobs.insert_job(row, job.tags), *inputs])
+    claim = idempotency.claim(key.scope, key.key, body_digest, job_id, moment) if key else []
+    try:
+        await deps.db.batch([*claim, *jobs.insert_job(row, job.tags), *inputs])
+    except Exception:
+        # With a key, the likely cause is a racing request that claimed it first: answer as it did.
+        earlier = await _earlier(deps, key, body_digest) if key else None
+        if earlier:
+            return earlier
+        raise
     recorded = await jobs.load_job(deps.db, job_id)
     assert recorded is not None
     await attempt_submit(deps, recorded, raise_rejection=True)
-    return job_id
+    return Submitted(job_id)
+
+
+async def _earlier(deps: Deps, key: IdempotencyKey, body_digest: str) -> Submitted | None:
+    found = await idempotency.find(deps.db, key.scope, key.key, deps.now())
+    if found is None:
+        return None
+    idempotency.check_same_body(found, body_digest)
+    return Submitted(found["job_id"], replayed=True)
 
 
 def task_for(job: Row) -> dict[str, Any]:
@@ -130,6 +168,7 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
         await deps.queue.send({"type": "submit", "job_id": job["id"]}, delay_seconds=delay)
         return outcome
     await jobs.fail_job(deps.db, job["id"], info.to_json(), now)
+    await callbacks.enqueue_new(deps, job["id"])
     if raise_rejection:
         if runware.is_validation(info):
             parameter = info.parameter if isinstance(info.parameter, list) else [info.parameter or "params"]

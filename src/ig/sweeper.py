@@ -1,19 +1,22 @@
 """The sweeper, run by cron on the Worker and on a timer locally: it fails jobs past their
-deadline, asks the provider about jobs that have gone quiet (lost webhooks), and resubmits
-jobs whose submission retry was lost. All of it goes through the same queue and code paths."""
+deadline, asks the provider about jobs that have gone quiet (lost webhooks), resubmits jobs
+whose submission retry was lost, re-queues callbacks whose message was lost, and forgets
+idempotency keys past their 24 hours. All of it goes through the same queue and code paths."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ig import jobs
+from ig import callbacks, idempotency, jobs
 from ig.deps import Deps, isoformat
 from ig.submission import start_polling
 
 SWEEP_BATCH = 100
 
-OVERDUE = "SELECT id FROM jobs WHERE status IN ('queued', 'submitted') AND deadline_at < ?1 LIMIT ?2"
+OVERDUE = """
+SELECT id, timeout_seconds FROM jobs WHERE status IN ('queued', 'submitted') AND deadline_at < ?1 LIMIT ?2
+"""
 DUE_FOR_CHECK = "SELECT id, status FROM jobs WHERE status IN ('queued', 'submitted') AND next_check_at < ?1 LIMIT ?2"
 POSTPONE_CHECK = "UPDATE jobs SET next_check_at = ?2 WHERE id = ?1 AND status = 'queued'"
 
@@ -23,6 +26,8 @@ class SweepReport:
     timed_out: int
     polled: int
     resubmitted: int
+    callbacks_requeued: int = 0
+    keys_expired: int = 0
 
 
 async def sweep(deps: Deps) -> SweepReport:
@@ -30,13 +35,11 @@ async def sweep(deps: Deps) -> SweepReport:
     now = isoformat(moment)
     timed_out = 0
     for row in await deps.db.all(OVERDUE, [now, SWEEP_BATCH]):
-        error = {
-            "code": "timeout",
-            "message": f"no result within {deps.settings.job_timeout_seconds} seconds",
-        }
+        error = {"code": "timeout", "message": f"no result within {row['timeout_seconds']} seconds"}
         if await jobs.fail_job(deps.db, row["id"], error, now):
             timed_out += 1
             deps.log.warning("job %s timed out", row["id"])
+            await callbacks.enqueue_new(deps, row["id"])
     polled = resubmitted = 0
     for row in await deps.db.all(DUE_FOR_CHECK, [now, SWEEP_BATCH]):
         if row["status"] == jobs.JobStatus.SUBMITTED:
@@ -47,4 +50,10 @@ async def sweep(deps: Deps) -> SweepReport:
             await deps.db.run(POSTPONE_CHECK, [row["id"], later])
             await deps.queue.send({"type": "submit", "job_id": row["id"]})
             resubmitted += 1
-    return SweepReport(timed_out=timed_out, polled=polled, resubmitted=resubmitted)
+    return SweepReport(
+        timed_out=timed_out,
+        polled=polled,
+        resubmitted=resubmitted,
+        callbacks_requeued=await callbacks.requeue_stuck(deps, SWEEP_BATCH),
+        keys_expired=await idempotency.sweep_expired(deps.db, now),
+    )

@@ -220,6 +220,8 @@ class TaskSpec:
     """The parameter that sets how many results (artifacts) one task yields."""
     outputs: tuple[str, ...] = ()
     example: dict[str, Any] = field(default_factory=dict)
+    timeout_seconds: int = 300
+    """How long a job of this type may take before it fails as timed out (its default deadline)."""
 
 
 _IMAGE_OUT = ("imageURL", "imageBase64Data", "imageDataURI")
@@ -234,6 +236,7 @@ TASKS: dict[str, TaskSpec] = {
             ("positivePrompt", "inputs", "seedImage", "referenceImages"),
             outputs=_IMAGE_OUT,
             example={"positivePrompt": "a red fox in snow, watercolour", "width": 1024, "height": 1024},
+            timeout_seconds=600,
         ),
         TaskSpec(
             "videoInference",
@@ -243,6 +246,7 @@ TASKS: dict[str, TaskSpec] = {
             ("positivePrompt", "inputs", "frameImages", "referenceImages"),
             outputs=("videoURL",),
             example={"positivePrompt": "a paper boat drifting down a rainy street", "duration": 5},
+            timeout_seconds=3600,
         ),
         TaskSpec(
             "audioInference",
@@ -252,6 +256,7 @@ TASKS: dict[str, TaskSpec] = {
             ("positivePrompt", "speech", "inputs"),
             outputs=("audioURL", "audioBase64Data", "audioDataURI"),
             example={"positivePrompt": "lo-fi hip hop beat with warm piano", "duration": 30},
+            timeout_seconds=900,
         ),
         TaskSpec(
             "caption",
@@ -280,6 +285,7 @@ TASKS: dict[str, TaskSpec] = {
             results_param=None,
             outputs=_IMAGE_OUT + ("videoURL",),
             example={"inputs": {"image": "https://example.com/small.png"}, "upscaleFactor": 2},
+            timeout_seconds=600,
         ),
         TaskSpec(
             "removeBackground",
@@ -314,6 +320,7 @@ TASKS: dict[str, TaskSpec] = {
                 "width": 1024,
                 "height": 1024,
             },
+            timeout_seconds=600,
         ),
         TaskSpec(
             "vectorize",
@@ -343,6 +350,7 @@ TASKS: dict[str, TaskSpec] = {
             ("inputs", "positivePrompt"),
             outputs=("outputs.files[].url",),
             example={"inputs": {"image": "https://example.com/chair.png"}, "outputFormat": "GLB"},
+            timeout_seconds=1800,
         ),
     )
 }
@@ -368,6 +376,15 @@ def validate_params(task: str, params: dict[str, Any], *, skip: frozenset[str] =
         names = ", ".join(spec.needs_one_of)
         errors.append(FieldError(f"params.{spec.needs_one_of[0]}", f"{task} needs one of: {names}", "missing"))
     return errors
+
+
+DEFAULT_TIMEOUT_SECONDS = 1800
+"""The deadline of a job whose task type ig has no spec for."""
+
+
+def default_timeout(task: str) -> int:
+    spec = TASKS.get(task)
+    return spec.timeout_seconds if spec else DEFAULT_TIMEOUT_SECONDS
 
 
 def expected_results(task: str, params: dict[str, Any]) -> int:

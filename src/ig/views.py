@@ -10,7 +10,7 @@ from ig.ports import Database, Row
 
 ARTIFACT_COLUMNS = """
 SELECT a.seq, a.id, a.role, a.job_id, a.kind, a.content_type, a.size, a.sha256, a.created_at, a.deleted_at,
-       a.width, a.height, a.duration_seconds, a.nsfw,
+       a.width, a.height, a.duration_seconds, a.nsfw, a.arrived_after,
        a.output_name, a.source_url, a.filename, a.provider, a.task, a.model,
        r.seed, r.cost, r.raw AS result_raw, r.received_at AS result_received_at,
        r.stored_at AS result_stored_at,
@@ -90,6 +90,7 @@ def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
         "cost": _money(row["cost"]),
         "nsfw": bool(row["nsfw"]) if row["nsfw"] is not None else None,
         "deleted_at": row["deleted_at"],
+        "arrived_after": row["arrived_after"],
         "provenance": provenance,
     }
 
@@ -110,6 +111,12 @@ def render_job(job: Row, artifacts: list[Row], base_url: str) -> dict[str, Any]:
         "created_at": job["created_at"],
         "submitted_at": job["submitted_at"],
         "completed_at": job["completed_at"],
+        "cancelled_at": job["cancelled_at"],
+        "timeout_seconds": job["timeout_seconds"],
+        "deadline_at": job["deadline_at"],
+        "callback": {"url": job["callback_url"], "events": _json(job["callback_events"], [])}
+        if job["callback_url"]
+        else None,
         "cost": _money(job["cost"]),
         "error": _json(job["error"]),
         "expected_results": job["expected_results"],

@@ -112,6 +112,8 @@ class Route:
     """Further success statuses, with the same body (none for 204 and 304)."""
     content_type: str = "application/json"
     """The success body's media type."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Request headers the route reads, as (name, what it does)."""
     problems: tuple[int, ...] = ()
     """Problem statuses particular to the route; auth (401), unknown ids (404) and bad input
     (413, 422) are implied by the path and the parameters."""

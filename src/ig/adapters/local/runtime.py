@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class LocalRuntime:
     _tasks: list[asyncio.Task[Any]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
+        self.settings = replace(self.settings, local_mode=True)  # callbacks may go to localhost
         self.data_dir.mkdir(parents=True, exist_ok=True)
         db = SqliteDatabase(self.data_dir / "ig.sqlite3")
         db.migrate()

@@ -1,0 +1,354 @@
+"""Consumer callbacks: a job may name a ``callback_url`` and the events it wants, and ig POSTs a
+small signed JSON event to it (Standard Webhooks: ``webhook-id``, ``webhook-timestamp``,
+``webhook-signature``), retried through the queue with exponential backoff for over a day.
+
+An event row is written in the same database batch as the change it reports (artifacts stored,
+job succeeded, job failed), so an event exists exactly when its change does; a queue message
+then delivers it. Every attempt is logged for ``GET /v1/jobs/{id}/deliveries``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import json
+import random
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from ig import delivery
+from ig.deps import Deps, isoformat
+from ig.errors import NotFound
+from ig.ports import Row, Statement
+from ig.settings import Settings
+from ig.views import job_view
+
+EVENTS = ("job.succeeded", "job.failed", "artifact.stored")
+DEFAULT_EVENTS = ("job.succeeded", "job.failed")
+CALLBACK_NAMESPACE = uuid.UUID("0c9b1a5e-6f0e-4d1e-9a57-4b8d2f3e7c21")
+SEND_TIMEOUT_SECONDS = 15.0
+"""Consumers should answer fast and work afterwards; a slow endpoint is a failed attempt."""
+REQUEUE_AFTER_SECONDS = 300
+"""An event with no attempt under way this long after it was due is re-queued by the sweeper."""
+URL_SECONDS = 7 * 24 * 3600
+"""Signed content URLs in events stay valid this long, beyond the whole retry schedule."""
+ERROR_SNIPPET = 300
+
+INSERT_EVENT = """
+INSERT INTO callbacks (id, job_id, event, artifact_id, url, status, created_at, next_attempt_at, updated_at)
+SELECT ?1, j.id, ?3, ?4, j.callback_url, 'pending', ?5, ?5, ?5
+FROM jobs j
+WHERE j.id = ?2 AND j.callback_url IS NOT NULL AND j.status = ?6
+  AND EXISTS (SELECT 1 FROM json_each(j.callback_events) WHERE value = ?3)
+ON CONFLICT (id) DO NOTHING
+"""
+# Artifacts of any job state: late results of a cancelled job are still announced.
+INSERT_ARTIFACT_EVENT = INSERT_EVENT.replace("AND j.status = ?6", "AND ?6 IS NULL")
+SELECT_UNSENT = "SELECT id, next_attempt_at FROM callbacks WHERE job_id = ?1 AND status = 'pending' AND attempts = 0"
+CLAIM_FIRST_SEND = """
+UPDATE callbacks SET next_attempt_at = ?3 WHERE id = ?1 AND status = 'pending' AND attempts = 0 AND next_attempt_at = ?2
+"""
+SELECT_CALLBACK = "SELECT * FROM callbacks WHERE id = ?1"
+CLAIM_ATTEMPT = """
+UPDATE callbacks SET attempts = attempts + 1, next_attempt_at = ?3, updated_at = ?4
+WHERE id = ?1 AND status = 'pending' AND attempts = ?2
+"""
+FREEZE_BODY = "UPDATE callbacks SET body = ?2 WHERE id = ?1 AND body IS NULL"
+INSERT_ATTEMPT = """
+INSERT INTO callback_attempts (callback_id, attempt, job_id, attempted_at, status_code, latency_ms, error)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT DO NOTHING
+"""
+MARK_DELIVERED = "UPDATE callbacks SET status = 'delivered', delivered_at = ?2, updated_at = ?2 WHERE id = ?1"
+SCHEDULE_RETRY = "UPDATE callbacks SET next_attempt_at = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'"
+MARK_FAILED = "UPDATE callbacks SET status = 'failed', updated_at = ?2 WHERE id = ?1 AND status = 'pending'"
+RESTART = """
+UPDATE callbacks SET status = 'pending', schedule_start = attempts, next_attempt_at = ?2, updated_at = ?2
+WHERE id = ?1
+"""
+SELECT_STUCK = """
+SELECT id, job_id, attempts, next_attempt_at FROM callbacks
+WHERE status = 'pending' AND next_attempt_at < ?1 ORDER BY next_attempt_at LIMIT ?2
+"""
+CLAIM_STUCK = "UPDATE callbacks SET next_attempt_at = ?3 WHERE id = ?1 AND status = 'pending' AND next_attempt_at = ?2"
+SELECT_JOB_CALLBACKS = "SELECT * FROM callbacks WHERE job_id = ?1 ORDER BY created_at, rowid"
+SELECT_JOB_ATTEMPTS = "SELECT * FROM callback_attempts WHERE job_id = ?1 ORDER BY attempted_at, attempt"
+SELECT_LAST = "SELECT * FROM callbacks WHERE job_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1"
+
+
+def event_id(job_id: str, event: str, artifact_id: str | None = None) -> str:
+    """Derived, so writing the same event twice (a redelivered message) is one event."""
+    return "msg_" + uuid.uuid5(CALLBACK_NAMESPACE, f"{job_id}/{event}/{artifact_id or ''}").hex
+
+
+def job_event(job_id: str, status: str, now: str) -> Statement:
+    """The ``job.<status>`` event, written only if the job is in that state and wants it."""
+    event = f"job.{status}"
+    return (INSERT_EVENT, [event_id(job_id, event), job_id, event, None, now, status])
+
+
+def artifact_event(job_id: str, artifact_id: str, now: str) -> Statement:
+    return (
+        INSERT_ARTIFACT_EVENT,
+        [event_id(job_id, "artifact.stored", artifact_id), job_id, "artifact.stored", artifact_id, now, None],
+    )
+
+
+# --- the URL and the secret ----------------------------------------------------------------------
+
+
+def url_problem(url: str, settings: Settings) -> str | None:
+    """Why ig will not call ``url``, or None. https only; plain http to loopback in local mode."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "not a valid URL"
+    if not host or parts.scheme not in ("https", "http"):
+        return "must be an https:// URL"
+    if parts.username or parts.password:
+        return "may not carry credentials; put a secret in the path or verify the signature"
+    if parts.scheme == "http":
+        if not settings.local_mode:
+            return "must be https (plain http only to localhost when ig runs locally)"
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return "plain http is allowed only to localhost"
+    return None
+
+
+def signing_keys(secret: str | None) -> list[bytes]:
+    """The keys in ``IG_CALLBACK_SECRET`` (``whsec_<base64>``, several separated by spaces)."""
+    keys = []
+    for part in (secret or "").split():
+        try:
+            keys.append(base64.b64decode(part.removeprefix("whsec_"), validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("IG_CALLBACK_SECRET must be whsec_<base64>, space-separated for several") from exc
+    return keys
+
+
+def signature(keys: list[bytes], message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header: ``v1,<base64 HMAC-SHA256 of id.timestamp.body>`` per key."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return " ".join("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode() for key in keys)
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+async def enqueue_new(deps: Deps, job_id: str) -> None:
+    """Queue the first attempt of the job's events that have none yet. Each is claimed first, so
+    two callers send one message; a send lost to a crash is re-queued by the sweeper."""
+    moment = deps.clock()
+    later = isoformat(moment + timedelta(seconds=REQUEUE_AFTER_SECONDS))
+    for row in await deps.db.all(SELECT_UNSENT, [job_id]):
+        if row["next_attempt_at"] > isoformat(moment):
+            continue
+        if await deps.db.run(CLAIM_FIRST_SEND, [row["id"], row["next_attempt_at"], later]):
+            await deps.queue.send({"type": "callback", "job_id": job_id, "callback_id": row["id"], "attempt": 0})
+
+
+async def requeue_stuck(deps: Deps, limit: int = 100) -> int:
+    """Sweeper: queue again any event whose attempt is overdue (its message was lost)."""
+    moment = deps.clock()
+    overdue = isoformat(moment - timedelta(seconds=60))
+    later = isoformat(moment + timedelta(seconds=REQUEUE_AFTER_SECONDS))
+    sent = 0
+    for row in await deps.db.all(SELECT_STUCK, [overdue, limit]):
+        if await deps.db.run(CLAIM_STUCK, [row["id"], row["next_attempt_at"], later]):
+            message = {"type": "callback", "job_id": row["job_id"], "callback_id": row["id"]}
+            await deps.queue.send({**message, "attempt": row["attempts"]})
+            sent += 1
+    return sent
+
+
+async def deliver(deps: Deps, callback_id: str, attempt: int) -> None:
+    """One delivery attempt. ``attempt`` is how many attempts the message expects to have been
+    made; a duplicate or superseded message finds a different count and does nothing."""
+    row = await deps.db.first(SELECT_CALLBACK, [callback_id])
+    if row is None or row["status"] != "pending" or row["attempts"] != attempt:
+        return
+    moment = deps.clock()
+    guard = isoformat(moment + timedelta(seconds=REQUEUE_AFTER_SECONDS))
+    if not await deps.db.run(CLAIM_ATTEMPT, [callback_id, attempt, guard, isoformat(moment)]):
+        return
+    body = row["body"]
+    if body is None:
+        await deps.db.run(FREEZE_BODY, [callback_id, await event_body(deps, row)])
+        frozen = await deps.db.first(SELECT_CALLBACK, [callback_id])
+        assert frozen is not None
+        body = frozen["body"]
+    status, latency_ms, error = await _post(deps, row, body.encode("utf-8"))
+    now = deps.now()
+    number = attempt + 1
+    await deps.db.run(INSERT_ATTEMPT, [callback_id, number, row["job_id"], now, status, latency_ms, error])
+    if status is not None and 200 <= status < 300:
+        await deps.db.run(MARK_DELIVERED, [callback_id, now])
+        return
+    failures = number - row["schedule_start"]
+    schedule = deps.settings.callback_retry_seconds
+    if failures > len(schedule):
+        await deps.db.run(MARK_FAILED, [callback_id, now])
+        deps.log.warning("job %s: callback %s failed %d times; giving up", row["job_id"], callback_id, failures)
+        return
+    delay = round(schedule[failures - 1] * random.uniform(0.9, 1.1))
+    due = isoformat(deps.clock() + timedelta(seconds=delay))
+    await deps.db.run(SCHEDULE_RETRY, [callback_id, due, now])
+    message = {"type": "callback", "job_id": row["job_id"], "callback_id": callback_id, "attempt": number}
+    await deps.queue.send(message, delay_seconds=delay)
+
+
+async def _post(deps: Deps, row: Row, body: bytes) -> tuple[int | None, int, str | None]:
+    """POST the event; (status, latency in ms, error). Redirects are answers, never followed."""
+    started = time.monotonic()
+    problem = url_problem(row["url"], deps.settings)
+    if problem is not None:
+        return None, 0, f"callback_url refused: {problem}"
+    timestamp = int(deps.clock().timestamp())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "ig-callbacks/1",
+        "webhook-id": row["id"],
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(signing_keys(deps.settings.callback_secret), row["id"], timestamp, body),
+    }
+    try:
+        response = await deps.http.send("POST", row["url"], headers=headers, body=body, timeout=SEND_TIMEOUT_SECONDS)
+    except (ConnectionError, TimeoutError, OSError) as exc:
+        return None, _ms_since(started), f"{type(exc).__name__}: {exc}"[:ERROR_SNIPPET]
+    try:
+        error = None
+        if not 200 <= response.status < 300:
+            snippet = bytearray()
+            async for chunk in response.iter_bytes():
+                snippet += chunk
+                if len(snippet) >= ERROR_SNIPPET:
+                    break
+            text = bytes(snippet[:ERROR_SNIPPET]).decode("utf-8", "replace")
+            error = f"HTTP {response.status}" + (
+                " (redirects are not followed)" if 300 <= response.status < 400 else ""
+            )
+            error += f": {text}" if text else ""
+    finally:
+        await response.aclose()
+    return response.status, _ms_since(started), error
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+# --- what an event says --------------------------------------------------------------------------
+
+_JOB_FIELDS = (
+    "id",
+    "status",
+    "provider",
+    "task",
+    "model",
+    "model_alias",
+    "preset",
+    "tags",
+    "metadata",
+    "created_at",
+    "completed_at",
+    "cancelled_at",
+    "cost",
+    "error",
+    "expected_results",
+)
+_ARTIFACT_FIELDS = (
+    "id",
+    "kind",
+    "content_type",
+    "size",
+    "sha256",
+    "width",
+    "height",
+    "duration_seconds",
+    "seed",
+    "cost",
+    "nsfw",
+    "arrived_after",
+    "created_at",
+)
+
+
+async def event_body(deps: Deps, row: Row) -> str:
+    """The event as JSON (``{type, timestamp, data: {job, artifacts}}``): ids, status and
+    artifact metadata with signed content URLs; never file bytes, never the job's params."""
+    base = deps.settings.public_url or ""
+    view = await job_view(deps.db, row["job_id"], base)
+    if view is None:
+        raise NotFound(f"no job {row['job_id']}")
+    moment = deps.clock()
+    expires = int(moment.timestamp()) + URL_SECONDS
+    chosen = [a for a in view["artifacts"] if row["artifact_id"] in (None, a["id"])]
+    artifacts = []
+    for artifact in chosen:
+        item = {name: artifact.get(name) for name in _ARTIFACT_FIELDS}
+        item["url"] = delivery.signed_url(deps.settings, base, artifact["id"], expires)
+        item["url_expires_at"] = isoformat(moment + timedelta(seconds=URL_SECONDS))
+        artifacts.append(item)
+    payload = {
+        "type": row["event"],
+        "timestamp": isoformat(moment),
+        "data": {"job": {name: view.get(name) for name in _JOB_FIELDS}, "artifacts": artifacts},
+    }
+    return json.dumps(payload, separators=(",", ":"))
+
+
+# --- the deliveries endpoints ---------------------------------------------------------------------
+
+
+def _delivery(row: Row, attempts: list[Row]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "event": row["event"],
+        "artifact_id": row["artifact_id"],
+        "url": row["url"],
+        "status": row["status"],
+        "created_at": row["created_at"],
+        "delivered_at": row["delivered_at"],
+        "next_attempt_at": row["next_attempt_at"] if row["status"] == "pending" else None,
+        "attempts": [
+            {
+                "attempt": a["attempt"],
+                "attempted_at": a["attempted_at"],
+                "status_code": a["status_code"],
+                "latency_ms": a["latency_ms"],
+                "error": a["error"],
+            }
+            for a in attempts
+            if a["callback_id"] == row["id"]
+        ],
+    }
+
+
+async def deliveries_view(deps: Deps, job_id: str) -> dict[str, Any]:
+    rows = await deps.db.all(SELECT_JOB_CALLBACKS, [job_id])
+    attempts = await deps.db.all(SELECT_JOB_ATTEMPTS, [job_id]) if rows else []
+    return {"items": [_delivery(r, attempts) for r in rows]}
+
+
+async def redeliver_last(deps: Deps, job_id: str) -> dict[str, Any]:
+    """Send the job's latest event again, now, with a fresh retry schedule and the same id."""
+    row = await deps.db.first(SELECT_LAST, [job_id])
+    if row is None:
+        raise NotFound(f"job {job_id} has no callback events to redeliver")
+    await deps.db.run(RESTART, [row["id"], deps.now()])
+    message = {"type": "callback", "job_id": job_id, "callback_id": row["id"], "attempt": row["attempts"]}
+    await deps.queue.send(message)
+    fresh = await deps.db.first(SELECT_CALLBACK, [row["id"]])
+    assert fresh is not None
+    return _delivery(fresh, await deps.db.all(SELECT_JOB_ATTEMPTS, [job_id]))
