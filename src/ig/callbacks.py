@@ -9,7 +9,6 @@ then delivers it. Every attempt is logged for ``GET /v1/jobs/{id}/deliveries``."
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -126,17 +125,6 @@ def url_problem(url: str, settings: Settings) -> str | None:
     return None
 
 
-def signing_keys(secret: str | None) -> list[bytes]:
-    """The keys in ``IG_CALLBACK_SECRET`` (``whsec_<base64>``, several separated by spaces)."""
-    keys = []
-    for part in (secret or "").split():
-        try:
-            keys.append(base64.b64decode(part.removeprefix("whsec_"), validate=True))
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("IG_CALLBACK_SECRET must be whsec_<base64>, space-separated for several") from exc
-    return keys
-
-
 def signature(keys: list[bytes], message_id: str, timestamp: int, body: bytes) -> str:
     """The ``webhook-signature`` header: ``v1,<base64 HMAC-SHA256 of id.timestamp.body>`` per key."""
     signed = f"{message_id}.{timestamp}.".encode() + body
@@ -220,7 +208,7 @@ async def _post(deps: Deps, row: Row, body: bytes) -> tuple[int | None, int, str
         "user-agent": "ig-callbacks/1",
         "webhook-id": row["id"],
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(signing_keys(deps.settings.callback_secret), row["id"], timestamp, body),
+        "webhook-signature": signature(deps.settings.callback_keys, row["id"], timestamp, body),
     }
     try:
         response = await deps.http.send("POST", row["url"], headers=headers, body=body, timeout=SEND_TIMEOUT_SECONDS)

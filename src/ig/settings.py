@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +48,21 @@ class Settings:
     def webhooks_enabled(self) -> bool:
         return bool(self.public_url)
 
+    @property
+    def callback_keys(self) -> list[bytes]:
+        """The HMAC keys in ``callback_secret``: each ``whsec_`` + base64 (padding optional)."""
+        keys = []
+        for part in (self.callback_secret or "").split():
+            encoded = part.removeprefix("whsec_")
+            try:
+                key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            if not key:
+                raise ValueError("setting IG_CALLBACK_SECRET must be whsec_<base64>, space-separated for several")
+            keys.append(key)
+        return keys
+
     @classmethod
     def from_mapping(cls, env: Mapping[str, Any] | Callable[[str], Any]) -> Settings:
         """Build settings from ``IG_*``/``RUNWARE_*`` names; blank values count as unset."""
@@ -69,7 +86,7 @@ class Settings:
 
         hosts = text("IG_MEDIA_HOSTS")
         public_url = text("IG_PUBLIC_URL")
-        return cls(
+        settings = cls(
             runware_api_key=text("RUNWARE_API_KEY"),
             runware_api_url=text("RUNWARE_API_URL") or DEFAULT_RUNWARE_API_URL,
             public_url=public_url.rstrip("/") if public_url else None,
@@ -87,6 +104,8 @@ class Settings:
             callback_retry_seconds=_seconds_list(text("IG_CALLBACK_RETRY_SECONDS"), cls.callback_retry_seconds),
             local_mode=(text("IG_LOCAL_MODE") or "").lower() in ("1", "true", "yes"),
         )
+        settings.callback_keys  # noqa: B018 - a malformed secret fails at start, not at the first event
+        return settings
 
 
 SETTING_NAMES = (
