@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ig.errors import FieldError, ValidationFailed
-from ig.runware import RESERVED_PARAMS
+from ig.runware import MAX_JSON_DEPTH, RESERVED_PARAMS, json_too_deep
 
 MAX_TAGS = 50
 MAX_TIMEOUT_SECONDS = 24 * 3600
@@ -69,7 +69,7 @@ class JobRequest(BaseModel):
     """A preset from ``PUT /v1/presets/{name}`` to start from."""
     variables: dict[str, Any] = Field(default_factory=dict)
     """Values for the preset's ``{placeholders}``."""
-    timeout_seconds: int | None = Field(None, ge=1, le=MAX_TIMEOUT_SECONDS)
+    timeout_seconds: int | None = Field(None, ge=1, le=MAX_TIMEOUT_SECONDS, strict=True)
     """Fail the job as timed out if it has no result by then; each task type has a default
     (``GET /v1/tasks``). Results that come later are still stored."""
     callback_url: str | None = Field(None, min_length=1, max_length=2048)
@@ -112,11 +112,21 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
+def too_deeply_nested() -> ValidationFailed:
+    message = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    return ValidationFailed([FieldError("body", message, "too_deeply_nested")])
+
+
 def parse_json_body(raw: bytes) -> Any:
+    """A client's JSON body, decoded; nesting past ``MAX_JSON_DEPTH`` is refused undecoded."""
     if not raw:
         raise ValidationFailed([FieldError("body", "a JSON body is required", "missing")])
+    if json_too_deep(raw):
+        raise too_deeply_nested()
     try:
         return json.loads(raw)
+    except RecursionError as exc:
+        raise too_deeply_nested() from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationFailed([FieldError("body", f"not valid JSON: {exc}", "json_invalid")]) from exc
 
