@@ -32,6 +32,9 @@ SETTING_VARS = (
     "IG_QUIET_SECONDS",
     "IG_MAX_WEBHOOK_BYTES",
     "IG_QUEUE_MAX_RETRIES",
+    "IG_CALLBACK_SECRET",
+    "IG_CALLBACK_RETRY_SECONDS",
+    "IG_LOCAL_MODE",
 )
 
 CAPTION_JOB = {"task": "caption", "model": "runware:150@2", "params": {"inputs": {"image": "https://x/y.jpg"}}}

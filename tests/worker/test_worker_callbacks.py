@@ -1,0 +1,100 @@
+"""Issue 6's consumer features on the Worker runtime: callbacks signed on Pyodide and sent through
+the runtime's fetch (redirects not followed), their log in D1, Idempotency-Key in D1, cancel
+with late results kept in R2, and deadlines from the cron sweeper."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from callback_receiver import CallbackReceiver
+from standardwebhooks import Webhook
+
+from .ig_worker import image_job
+
+SECRET = "whsec_" + base64.b64encode(b"worker callback key").decode()
+
+
+@pytest.fixture
+def receiver():
+    found = CallbackReceiver().start()
+    yield found
+    found.stop()
+
+
+def test_callbacks_are_signed_in_pyodide_and_name_the_artifacts_in_r2(ig, receiver):
+    ig.configure(IG_CALLBACK_SECRET=SECRET, IG_LOCAL_MODE="1")
+    body = {**image_job(2), "callback_url": receiver.url, "callback_events": ["artifact.stored", "job.succeeded"]}
+    job_id = ig.submitted(body)
+    ig.deliver_results(job_id)
+    ig.drain()
+    assert len(receiver.received) == 3
+    artifacts = {a["id"]: a for a in ig.artifacts(job_id)}
+    for call in receiver.received:
+        payload = Webhook(SECRET).verify(call.body, call.headers)
+        assert payload["data"]["artifacts"]
+        for artifact in payload["data"]["artifacts"]:
+            assert artifact["sha256"] == artifacts[artifact["id"]]["sha256"]
+            assert ig.blob(f"artifacts/{artifact['id']}")["size"] == artifact["size"]
+            assert "/content?expires=" in artifact["url"]
+    assert sorted(c.json()["type"] for c in receiver.received) == ["artifact.stored"] * 2 + ["job.succeeded"]
+    deliveries = ig.fetch("GET", f"/v1/jobs/{job_id}/deliveries").json()["items"]
+    assert [d["status"] for d in deliveries] == ["delivered"] * 3
+    assert all(d["attempts"][0]["status_code"] == 204 for d in deliveries)
+
+
+def test_a_redirect_is_a_failed_attempt_retried_later_through_the_queue(ig, receiver):
+    ig.configure(IG_CALLBACK_SECRET=SECRET, IG_LOCAL_MODE="1", IG_CALLBACK_RETRY_SECONDS="30")
+    receiver.answers = [302]
+    job_id = ig.submitted({**image_job(1), "callback_url": receiver.url})
+    ig.deliver_results(job_id)
+    ig.drain()  # the retry waits 30 s in the queue; drain delivers it without waiting
+    assert [r.path for r in receiver.received] == ["/hooks/ig", "/hooks/ig"]
+    [delivery] = ig.fetch("GET", f"/v1/jobs/{job_id}/deliveries").json()["items"]
+    assert [a["status_code"] for a in delivery["attempts"]] == [302, 204]
+    assert "redirects are not followed" in delivery["attempts"][0]["error"]
+    assert delivery["status"] == "delivered"
+    assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
+
+
+def test_without_local_mode_the_worker_refuses_plain_http_callbacks(ig, receiver):
+    ig.configure(IG_CALLBACK_SECRET=SECRET)
+    r = ig.submit({**image_job(1), "callback_url": receiver.url})
+    assert r.status == 422 and r.json()["errors"][0]["field"] == "callback_url"
+    assert ig.rows("SELECT id FROM jobs") == [] and ig.fake.tasks == {}
+
+
+def test_an_idempotency_key_in_d1_replays_the_first_job(ig):
+    key = {"idempotency-key": "worker-order-1"}
+    first = ig.submit(image_job(1), headers=key)
+    again = ig.submit(image_job(1), headers=key)
+    assert first.status == again.status == 202
+    assert again.json()["id"] == first.json()["id"] and again.header("idempotent-replayed") == "true"
+    other = ig.submit(image_job(2), headers=key)
+    assert other.status == 422 and other.json()["errors"][0]["code"] == "idempotency_key_reused"
+    assert len(ig.rows("SELECT id FROM jobs")) == 1 and len(ig.fake.tasks) == 1
+    assert len(ig.rows("SELECT key FROM idempotency_keys")) == 1
+
+
+def test_a_cancelled_job_keeps_its_late_results_in_r2(ig):
+    job_id = ig.submitted(image_job(2))
+    r = ig.fetch("POST", f"/v1/jobs/{job_id}/cancel")
+    assert r.status == 200 and r.json()["status"] == "cancelled"
+    ig.deliver_results(job_id)
+    ig.drain()
+    artifacts = ig.artifacts(job_id)
+    assert [a["arrived_after"] for a in artifacts] == ["cancelled", "cancelled"]
+    for artifact in artifacts:
+        assert ig.blob(artifact["blob_key"])["size"] == artifact["size"]
+    assert ig.job(job_id)["status"] == "cancelled"
+    assert ig.fetch("POST", f"/v1/jobs/{job_id}/cancel").status == 200
+
+
+def test_the_cron_sweeper_fails_a_job_past_its_own_deadline(ig):
+    job_id = ig.submitted({**image_job(1), "timeout_seconds": 1})
+    assert ig.job(job_id)["timeout_seconds"] == 1
+    ig.rows("UPDATE jobs SET deadline_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", job_id)
+    ig.h.scheduled()
+    ig.drain()
+    row = ig.job(job_id)
+    assert row["status"] == "failed" and '"code": "timeout"' in row["error"]
