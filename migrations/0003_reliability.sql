@@ -1,11 +1,16 @@
 -- Issue 6: cancelled jobs, per-job deadlines, consumer callbacks and idempotency keys.
 --
--- A job's status gains 'cancelled'. SQLite cannot alter a CHECK constraint, so jobs is rebuilt
--- the documented way (new table, copy, drop, rename); seq is copied so the job_search rowids
--- and every reference stay valid, and foreign keys are checked once, at commit.
+-- A job's status gains 'cancelled'. SQLite cannot alter a CHECK constraint, so jobs is rebuilt:
+-- copied aside, dropped, created anew under its own name and refilled. seq is copied, so the
+-- job_search rowids stay valid. Foreign keys are deferred: dropping jobs orphans its children
+-- for a moment, and refilling the table under the same name adopts them again before commit.
+-- (Renaming a new table into place would not: SQLite only clears a deferred violation when a
+-- matching parent row is inserted.)
 PRAGMA defer_foreign_keys = ON;
 
-CREATE TABLE jobs_rebuilt (
+CREATE TABLE jobs_before_0003 AS SELECT * FROM jobs;
+DROP TABLE jobs;
+CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     status TEXT NOT NULL CHECK (status IN ('queued', 'submitted', 'succeeded', 'failed', 'cancelled')),
@@ -37,17 +42,16 @@ CREATE TABLE jobs_rebuilt (
     callback_url TEXT,
     callback_events TEXT
 );
-INSERT INTO jobs_rebuilt (seq, id, status, provider, task, model, params, metadata, request, provider_request,
-                          provider_task_id, webhook_token, expected_results, error, last_error, submit_attempts,
-                          poll_seq, created_at, submitted_at, completed_at, deadline_at, next_check_at, updated_at,
-                          model_alias, preset, preset_version)
+INSERT INTO jobs (seq, id, status, provider, task, model, params, metadata, request, provider_request,
+                  provider_task_id, webhook_token, expected_results, error, last_error, submit_attempts,
+                  poll_seq, created_at, submitted_at, completed_at, deadline_at, next_check_at, updated_at,
+                  model_alias, preset, preset_version)
 SELECT seq, id, status, provider, task, model, params, metadata, request, provider_request,
        provider_task_id, webhook_token, expected_results, error, last_error, submit_attempts,
        poll_seq, created_at, submitted_at, completed_at, deadline_at, next_check_at, updated_at,
        model_alias, preset, preset_version
-FROM jobs;
-DROP TABLE jobs;
-ALTER TABLE jobs_rebuilt RENAME TO jobs;
+FROM jobs_before_0003;
+DROP TABLE jobs_before_0003;
 CREATE INDEX jobs_by_created ON jobs (created_at);
 CREATE INDEX jobs_by_model ON jobs (model, seq);
 CREATE INDEX jobs_by_task ON jobs (task, seq);

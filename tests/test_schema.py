@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from ig.adapters.local.sqlite_db import SqliteDatabase
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,3 +47,43 @@ async def test_batch_is_atomic(tmp_path):
         [("INSERT INTO t VALUES (?1)", [1]), ("INSERT INTO t SELECT value FROM json_each(?1)", ["[2, 3]"])]
     ) == [1, 2]
     assert [r["x"] for r in await db.all("SELECT x FROM t ORDER BY x")] == [1, 2, 3]
+
+
+def test_rebuilding_jobs_for_the_cancelled_status_keeps_every_row_and_reference(tmp_path):
+    """Migration 0003 rebuilds ``jobs`` (SQLite cannot alter a CHECK): rows, seq (the FTS rowid),
+    child rows and foreign keys must all survive it."""
+    migrations = sorted((ROOT / "migrations").glob("*.sql"))
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in migrations[:2]:
+        (before / path.name).write_text(path.read_text())
+    db = SqliteDatabase(tmp_path / "old.sqlite3")
+    db.migrate(before)
+    conn = db._conn
+    conn.execute(
+        "INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,"
+        " provider_task_id, expected_results, created_at, deadline_at, next_check_at, updated_at, model_alias)"
+        " VALUES ('j1', 'succeeded', 'mock', 'imageInference', 'mock', '{}', '{}', '{}', '{}', 'j1', 1,"
+        " '2026-01-01T00:00:00.000Z', '2026-01-01T00:30:00.000Z', '2026-01-01T00:02:00.000Z',"
+        " '2026-01-01T00:00:00.000Z', 'flux-schnell')"
+    )
+    conn.execute("INSERT INTO job_tags VALUES ('j1', 'kept')")
+    conn.execute("INSERT INTO job_search (rowid, body) SELECT seq, 'a lighthouse' FROM jobs WHERE id = 'j1'")
+    conn.execute(
+        "INSERT INTO artifacts (id, role, job_id, kind, content_type, size, sha256, blob_key, created_at)"
+        " VALUES ('a1', 'output', 'j1', 'image', 'image/png', 1, 'x', 'artifacts/a1', '2026-01-01T00:00:01.000Z')"
+    )
+    conn.commit()
+    assert db.migrate(ROOT / "migrations") == [p.name for p in migrations[2:]]
+    db.close()
+    conn = sqlite3.connect(tmp_path / "old.sqlite3")
+    conn.execute("PRAGMA foreign_keys = ON")
+    [job] = conn.execute("SELECT seq, id, status, model_alias, timeout_seconds FROM jobs").fetchall()
+    assert tuple(job) == (1, "j1", "succeeded", "flux-schnell", None)
+    assert conn.execute("SELECT rowid FROM job_search WHERE job_search MATCH 'lighthouse'").fetchall() == [(1,)]
+    assert conn.execute("SELECT job_id FROM job_tags").fetchall() == [("j1",)]
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.execute("UPDATE jobs SET status = 'cancelled' WHERE id = 'j1'")  # the new status is allowed
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO job_tags VALUES ('nobody', 'x')")  # references still enforced
+    conn.close()

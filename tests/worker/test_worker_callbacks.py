@@ -10,7 +10,7 @@ import pytest
 from callback_receiver import CallbackReceiver
 from standardwebhooks import Webhook
 
-from .ig_worker import image_job
+from .ig_worker import MIGRATIONS, SRC, image_job
 
 SECRET = "whsec_" + base64.b64encode(b"worker callback key").decode()
 
@@ -98,3 +98,29 @@ def test_the_cron_sweeper_fails_a_job_past_its_own_deadline(ig):
     ig.drain()
     row = ig.job(job_id)
     assert row["status"] == "failed" and '"code": "timeout"' in row["error"]
+
+
+def test_migration_0003_rebuilds_jobs_on_d1_without_losing_rows_or_references(make_worker):
+    h = make_worker(SRC)
+    *before, last = MIGRATIONS
+    assert last.name == "0003_reliability.sql"
+    for path in before:
+        h.apply_sql(path=path)
+    h.apply_sql(
+        sql="INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,"
+        " provider_task_id, expected_results, created_at, deadline_at, next_check_at, updated_at)"
+        " VALUES ('j1', 'succeeded', 'mock', 'imageInference', 'mock', '{}', '{}', '{}', '{}', 'j1', 1,"
+        " '2026-01-01T00:00:00.000Z', '2026-01-01T00:30:00.000Z', '2026-01-01T00:02:00.000Z',"
+        " '2026-01-01T00:00:00.000Z');"
+        "INSERT INTO job_tags VALUES ('j1', 'kept');"
+        "INSERT INTO artifacts (id, role, job_id, kind, content_type, size, sha256, blob_key, created_at)"
+        " VALUES ('a1', 'output', 'j1', 'image', 'image/png', 1, 'x', 'artifacts/a1', '2026-01-01T00:00:01.000Z');"
+    )
+    h.apply_sql(path=last)
+    assert h.d1_rows("SELECT seq, id, status, timeout_seconds FROM jobs") == [
+        {"seq": 1, "id": "j1", "status": "succeeded", "timeout_seconds": None}
+    ]
+    assert h.d1_rows("SELECT job_id FROM artifacts") == [{"job_id": "j1"}]
+    assert h.d1_rows("PRAGMA foreign_key_check") == []
+    h.apply_sql(sql="UPDATE jobs SET status = 'cancelled' WHERE id = 'j1';")
+    assert h.d1_rows("SELECT status FROM jobs") == [{"status": "cancelled"}]
