@@ -1,11 +1,13 @@
 """The ``BlobStore`` port on a directory: one file per key plus a small JSON sidecar for its
 content type and metadata. Writes go to a temporary file renamed into place, so a crash never
-leaves a half-written blob under a real key."""
+leaves a half-written blob under a real key; temporary files all live in one directory, which the
+next process to open the store empties (only a process that died mid-write leaves one behind)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from pathlib import Path
@@ -13,15 +15,20 @@ from pathlib import Path
 from ig.ports import StoredBlob
 
 CHUNK = 64 * 1024
+PARTIAL_DIR = ".partial"
 
 
 class FileBlobStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._partials = self.root / PARTIAL_DIR
+        # One process owns a data directory (as with the queue's leases): what is here was left by
+        # a process that died mid-write, and nothing would ever rename it into place.
+        shutil.rmtree(self._partials, ignore_errors=True)
+        self._partials.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, key: str) -> Path:
-        if not key or key.startswith("/") or ".." in key.split("/"):
+        if not key or key.startswith("/") or ".." in key.split("/") or key.split("/")[0] == PARTIAL_DIR:
             raise ValueError(f"bad blob key {key!r}")
         return self.root / key
 
@@ -30,7 +37,7 @@ class FileBlobStore:
     ) -> None:
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+        partial = self._partials / uuid.uuid4().hex  # same file system: the rename below is atomic
         try:
             with partial.open("wb") as out:
                 async for chunk in chunks:
