@@ -156,6 +156,11 @@ class FakeRunware:
         self.webhook_shape = "flat"  # or "wrapped"
         self.webhook_copies = 1  # deliveries of each webhook (duplicates)
         self.drop_webhooks = False
+        # Called in the delivery thread before each webhook body of a task (by index): a test holds
+        # or delays webhooks by blocking in it.
+        self.before_webhook: Callable[[dict[str, Any], int], None] | None = None
+        self.media_pause = 0.0  # > 0: a media answer sends half the file, pauses this long, then the rest
+        self.media_in_flight = 0  # media answers being sent right now
         self.polls_before_done = 0  # getResponse answers "processing" this many times first
         self.result_error: dict[str, Any] | None = None  # the task fails with this error
         self.output_host: str | None = None  # serve output URLs under another host (refused)
@@ -332,7 +337,9 @@ class FakeRunware:
             items = self.results_for(task)
             bodies = [item if self.webhook_shape == "flat" else {"data": [item]} for item in items]
         time.sleep(0.05)
-        for body in bodies:
+        for index, body in enumerate(bodies):
+            if self.before_webhook is not None:
+                self.before_webhook(task, index)
             for _ in range(self.webhook_copies):
                 self.post_webhook(url, body)
 
@@ -344,6 +351,8 @@ class FakeRunware:
                 status = response.status
         except urllib.error.HTTPError as exc:
             status = exc.code
+        except OSError:  # nobody answered (ig is down): Runware gives up on that delivery
+            status = 0
         self.webhook_posts.append((url, status))
         return status
 
@@ -406,6 +415,23 @@ class FakeRunware:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _send_slowly(self, body: bytes, content_type: str, pause: float) -> None:
+                with fake._lock:
+                    fake.media_in_flight += 1
+                try:
+                    self.send_response(200)
+                    self.send_header("content-type", content_type)
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    half = len(body) // 2
+                    self.wfile.write(body[:half])
+                    self.wfile.flush()
+                    time.sleep(pause)
+                    self.wfile.write(body[half:])
+                finally:
+                    with fake._lock:
+                        fake.media_in_flight -= 1
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length)
@@ -431,7 +457,11 @@ class FakeRunware:
                 fake.media_gets.append(self.path)
                 if self.path.startswith("/media/") and name in fake.media:
                     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-                    self._send(200, fake.media[name], CONTENT_TYPES.get(extension, "application/octet-stream"))
+                    content_type = CONTENT_TYPES.get(extension, "application/octet-stream")
+                    if fake.media_pause > 0:
+                        self._send_slowly(fake.media[name], content_type, fake.media_pause)
+                    else:
+                        self._send(200, fake.media[name], content_type)
                 else:
                     self._send(404, b"no such media", "text/plain")
 
