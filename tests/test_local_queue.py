@@ -3,7 +3,10 @@ retry with a delay, dead-lettering after max_retries, redelivery after a crash."
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+
+import pytest
 
 from ig.adapters.local.queue import SqliteQueue
 from ig.consumer import Ack, Retry
@@ -67,3 +70,47 @@ async def test_a_crash_mid_batch_redelivers_what_was_not_settled(tmp_path):
     await second.consume_once(record)
     assert sorted(delivered) == [("0", 2), ("1", 2), ("2", 2)]
     assert second.pending() == 0
+
+
+class WorkerCrash(BaseException):
+    """The consumer dies mid-batch (KeyboardInterrupt, cancellation): not an error it handles."""
+
+
+async def test_a_batch_that_dies_midway_releases_what_it_did_not_settle(tmp_path):
+    queue = SqliteQueue(tmp_path / "q.sqlite3")
+    for i in range(5):
+        await queue.send({"job_id": str(i)})
+    delivered: list[tuple[str, int]] = []
+
+    async def crash_on_third(name, body, attempts):
+        delivered.append((body["job_id"], attempts))
+        if len(delivered) == 3:
+            raise WorkerCrash()
+        return Ack()
+
+    with pytest.raises(WorkerCrash):
+        await queue.consume_once(crash_on_third)
+    assert queue._conn.execute("SELECT count(*) FROM messages WHERE leased = 1").fetchone()[0] == 0
+    assert await queue.consume_once(crash_on_third) == 3  # the same process takes them up again
+    assert delivered == [("0", 1), ("1", 1), ("2", 1), ("2", 2), ("3", 2), ("4", 2)]
+    assert queue.pending() == 0
+
+
+async def test_the_consumer_outlives_a_batch_that_fails_to_settle(tmp_path):
+    queue = SqliteQueue(tmp_path / "q.sqlite3")
+    await queue.send({"job_id": "a"})
+    await queue.send({"job_id": "b"})
+    delivered: list[tuple[str, int]] = []
+    stop = asyncio.Event()
+
+    async def bad_decision_once(name, body, attempts):
+        delivered.append((body["job_id"], attempts))
+        if len(delivered) == 1:
+            return Retry("soon")  # settling this raises inside the queue, not in the handler
+        if len(delivered) == 3:
+            stop.set()
+        return Ack()
+
+    await asyncio.wait_for(queue.run(bad_decision_once, stop, idle_seconds=0.05), timeout=5)
+    assert delivered == [("a", 1), ("a", 2), ("b", 2)]
+    assert queue.pending() == 0

@@ -14,6 +14,7 @@ from ig import jobs, runware
 from ig.deps import Deps
 from ig.errors import BadRequest, NotFound, PayloadTooLarge
 from ig.ports import Row
+from ig.schemas import too_deeply_nested
 
 INLINE_BODY_LIMIT = 64 * 1024
 """Bodies up to this size live in the database row; larger ones go to the blob store."""
@@ -79,6 +80,8 @@ async def receive_webhook(deps: Deps, job_id: str, token: str, raw: bytes) -> Ro
     expected = (job or {}).get("webhook_token") or ""
     if not hmac.compare_digest(token.encode(), expected.encode()) or job is None:
         raise NotFound("no such webhook")
+    if runware.json_too_deep(raw):
+        raise too_deeply_nested()
     body = runware.decode_json(raw)
     if not isinstance(body, dict | list):
         raise BadRequest("webhook body is not a JSON object")

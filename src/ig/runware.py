@@ -5,8 +5,11 @@ No I/O here; ``ig.providers`` does the calls. See ../shared/reference/runware.md
 
 from __future__ import annotations
 
+import array
 import hashlib
+import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,10 +146,32 @@ def is_validation(info: ProviderErrorInfo) -> bool:
     return info.http_status in (400, 422) or info.parameter is not None
 
 
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of arrays and objects ig decodes. Real bodies nest a handful of levels;
+json.loads recurses once per level, so a deeper body is refused before it is decoded."""
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
+
+
+def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``raw`` opens more than ``limit`` arrays or objects inside one another (brackets
+    in strings do not count), found by a running sum over its brackets: no recursion, no
+    decoding, about 15 ms for a megabyte of brackets."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    outside_strings = _JSON_STRING.sub(b"", raw) if b'"' in raw else raw
+    steps = array.array("b", outside_strings.translate(_DEPTH_STEP, _NOT_BRACKETS))
+    return max(itertools.accumulate(steps), default=0) > limit
+
+
 def decode_json(raw: bytes) -> Any:
+    """The JSON in ``raw``, or None when it is not JSON (or nested past ``MAX_JSON_DEPTH``)."""
+    if json_too_deep(raw):
+        return None
     try:
         return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
 
 

@@ -2,8 +2,10 @@
 batches, per-message ack or retry with a delay, ``attempts`` counted from 1, and after
 ``max_retries`` retries a message moves to the dead-letter queue, which is consumed too.
 
-A message being handled is leased; a lease left by a process that died is released when the
-next process starts, so a crash redelivers instead of losing work."""
+A message being handled is leased. When a batch ends early (the handler was cancelled or
+interrupted, or settling failed), the messages it had not settled are released at once, as
+Queues redelivers the unacknowledged messages of a failed batch; a lease left by a process that
+died is released when the next process starts. Either way a crash redelivers, never loses."""
 
 from __future__ import annotations
 
@@ -85,6 +87,11 @@ class SqliteQueue:
             raise
         return [(r[0], r[1], r[2], r[3] + 1) for r in rows]
 
+    def _release(self, message_ids: list[int]) -> None:
+        self._conn.executemany(
+            "UPDATE messages SET leased = 0 WHERE id = ? AND leased = 1", [(i,) for i in message_ids]
+        )
+
     def _settle(self, message_id: int, queue: str, body: str, attempts: int, decision: Decision) -> None:
         if isinstance(decision, Ack):
             self._conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
@@ -92,9 +99,13 @@ class SqliteQueue:
             # Out of retries: to the dead-letter queue (a dead letter that fails is dropped, as
             # Cloudflare does for a DLQ without its own DLQ).
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-            if queue != DEAD_LETTER_QUEUE:
-                self._insert(DEAD_LETTER_QUEUE, body, 0)
+            try:
+                self._conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+                if queue != DEAD_LETTER_QUEUE:
+                    self._insert(DEAD_LETTER_QUEUE, body, 0)
+            except BaseException:
+                self._conn.execute("ROLLBACK")  # else every later BEGIN fails: the consumer stalls
+                raise
             self._conn.execute("COMMIT")
         else:
             self._conn.execute(
@@ -105,19 +116,33 @@ class SqliteQueue:
     async def consume_once(self, handler: MessageHandler, batch_size: int = 10) -> int:
         """Deliver one batch; return how many messages it held."""
         batch = self._claim(batch_size)
-        for message_id, queue, body, attempts in batch:
-            try:
-                decision = await handler(queue, json.loads(body), attempts)
-            except Exception:  # the handler should not raise; if it does, retry like workerd would
-                log.exception("queue handler raised on message %s", message_id)
-
-                decision = Retry(1)
-            self._settle(message_id, queue, body, attempts, decision)
+        unsettled = [message[0] for message in batch]
+        try:
+            for message_id, queue, body, attempts in batch:
+                try:
+                    decision = await handler(queue, json.loads(body), attempts)
+                except Exception:  # the handler should not raise; if it does, retry like workerd would
+                    log.exception("queue handler raised on message %s", message_id)
+                    decision = Retry(1)
+                self._settle(message_id, queue, body, attempts, decision)
+                unsettled.remove(message_id)
+        finally:
+            if unsettled:
+                # The batch ended early (cancelled, interrupted, or a settle failed): what it did
+                # not settle is delivered again, its attempt counted, as Queues does.
+                try:
+                    self._release(unsettled)
+                except Exception:  # noqa: BLE001 - the next process start releases them instead
+                    log.exception("could not release messages %s", unsettled)
         return len(batch)
 
     async def run(self, handler: MessageHandler, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
         while not stop.is_set():
-            handled = await self.consume_once(handler)
+            try:
+                handled = await self.consume_once(handler)
+            except Exception:  # noqa: BLE001 - a failed batch must not end the consumer for good
+                log.exception("queue batch failed; its unsettled messages will be delivered again")
+                handled = 0
             if handled:
                 continue
             self._wake.clear()
