@@ -19,6 +19,28 @@ from fake_runware import FakeRunware
 from ig.adapters.local.runtime import LocalRuntime
 from ig.settings import Settings
 
+FIGURES: list[tuple[str, str]] = []
+"""What the guarantee tests measured, as (label, text), in the order they ran."""
+
+
+@pytest.fixture
+def figure() -> Callable[[str, str], None]:
+    """Record a measured figure: ``figure("guarantee 1", "60 deliveries -> 60 x 200")``. It is
+    printed now (seen with ``-s``) and again in the run's "guarantee figures" summary."""
+
+    def record(label: str, text: str) -> None:
+        print(f"{label}: {text}")
+        FIGURES.append((label, text))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("guarantee figures")
+        for label, text in FIGURES:
+            terminalreporter.write_line(f"{label}: {text}")
+
 
 @pytest.fixture
 def fake_runware() -> AsyncIterator[FakeRunware]:
@@ -67,7 +89,8 @@ def _bound_socket() -> socket.socket:
 
 @pytest.fixture
 async def start_ig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """Start ig's local runtime: ``await start_ig(webhooks=True, **settings)``."""
+    """Start ig's local runtime: ``await start_ig(webhooks=True, **settings)``. With
+    ``background=False`` the queue consumer and sweeper wait for ``ig.runtime.start_background()``."""
     started: list[tuple[uvicorn.Server, asyncio.Task[Any], LocalIg]] = []
 
     async def start(
@@ -76,6 +99,7 @@ async def start_ig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         webhooks: bool = True,
         data_dir: Path | None = None,
         sweep_interval: float = 3600,
+        background: bool = True,
         **overrides: Any,
     ) -> LocalIg:
         sock = _bound_socket()
@@ -93,7 +117,8 @@ async def start_ig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             await asyncio.sleep(0.01)
-        runtime.start_background()
+        if background:
+            runtime.start_background()
         ig = LocalIg(url, runtime, httpx.AsyncClient(base_url=url, timeout=30), data)
         started.append((server, task, ig))
         return ig

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import random
 import struct
 import threading
 import time
@@ -142,20 +143,31 @@ class SubmitScript:
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     accept_anyway: bool = False  # Runware took the task although the answer was an error
+    hang_seconds: float = 0.0  # hold the answer this long (past ig's timeout: a lost answer)
 
 
 class FakeRunware:
-    def __init__(self, api_key: str = "test-key") -> None:
+    def __init__(self, api_key: str = "test-key", host: str = "127.0.0.1") -> None:
         self.api_key = api_key
         self.tasks: dict[str, dict[str, Any]] = {}  # accepted tasks by taskUUID
+        self.accepted: list[str] = []  # taskUUIDs in the order Runware took them as new (billed)
+        self.submit_times: list[tuple[float, str]] = []  # (time.time(), taskUUID) of every submit request
         self.requests: list[list[dict[str, Any]]] = []  # every request body, in order
         self.webhook_posts: list[tuple[str, int]] = []  # (url, status answered)
         self.media: dict[str, bytes] = {}
         self.media_gets: list[str] = []
         self.submit_script: list[SubmitScript] = []
+        # Per task: called with the task and how many submits of its taskUUID came before; a
+        # script it returns answers this submit (ahead of ``submit_script``).
+        self.submit_policy: Callable[[dict[str, Any], int], SubmitScript | None] | None = None
         self.webhook_shape = "flat"  # or "wrapped"
         self.webhook_copies = 1  # deliveries of each webhook (duplicates)
         self.drop_webhooks = False
+        self.webhook_drop_ratio = 0.0  # drop this share of webhooks, decided by a seeded draw per result
+        self.webhook_drop_seed = 0
+        self.dropped_webhooks: list[tuple[str, int]] = []  # (taskUUID, result index) never sent
+        self.last_webhook_at: float | None = None  # time.time() when the last webhook was answered
+        self.media_redirects: dict[str, str] = {}  # media name -> Location of a 302 answer
         # Called in the delivery thread before each webhook body of a task (by index): a test holds
         # or delays webhooks by blocking in it.
         self.before_webhook: Callable[[dict[str, Any], int], None] | None = None
@@ -173,9 +185,10 @@ class FakeRunware:
         self.polls: dict[str, int] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.host = host
+        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.url = f"http://{host}:{self.port}/v1"
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -321,7 +334,7 @@ class FakeRunware:
         """Serve ``data`` at a media URL ending in ``name`` (under ``output_host`` if set); the
         response's Content-Type follows the name's extension."""
         self.media[name] = data
-        host = self.output_host or f"127.0.0.1:{self.port}"
+        host = self.output_host or f"{self.host}:{self.port}"
         return f"http://{host}/media/{name}"
 
     def served_bytes(self, url: str) -> bytes:
@@ -329,7 +342,7 @@ class FakeRunware:
 
     # --- webhooks ----------------------------------------------------------------------------
 
-    def _deliver_webhooks(self, task: dict[str, Any]) -> None:
+    def _deliver_webhooks(self, task: dict[str, Any], drops: random.Random) -> None:
         url = task["webhookURL"]
         if self.result_error is not None:
             bodies = [{"errors": [{**self.result_error, "taskUUID": task["taskUUID"]}]}]
@@ -338,6 +351,10 @@ class FakeRunware:
             bodies = [item if self.webhook_shape == "flat" else {"data": [item]} for item in items]
         time.sleep(0.05)
         for index, body in enumerate(bodies):
+            if drops.random() < self.webhook_drop_ratio:
+                with self._lock:
+                    self.dropped_webhooks.append((task["taskUUID"], index))
+                continue
             if self.before_webhook is not None:
                 self.before_webhook(task, index)
             for _ in range(self.webhook_copies):
@@ -354,19 +371,25 @@ class FakeRunware:
         except OSError:  # nobody answered (ig is down): Runware gives up on that delivery
             status = 0
         self.webhook_posts.append((url, status))
+        self.last_webhook_at = time.time()
         return status
 
     # --- HTTP --------------------------------------------------------------------------------
 
-    def _answer_tasks(self, tasks: list[dict[str, Any]]) -> tuple[int, Any, dict[str, str]]:
+    def _answer_tasks(self, tasks: list[dict[str, Any]]) -> tuple[int, Any, dict[str, str], float]:
+        """The answer to one request: status, body, headers, and how long to hold it back."""
         self.requests.append(tasks)
         task = tasks[0]
         if task.get("taskType") == "getResponse":
-            return self._poll(task["taskUUID"])
+            return (*self._poll(task["taskUUID"]), 0.0)
         with self._lock:
-            script = self.submit_script.pop(0) if self.submit_script else None
+            seen = sum(1 for _, task_uuid in self.submit_times if task_uuid == task["taskUUID"])
+            self.submit_times.append((time.time(), task["taskUUID"]))
+            script = self.submit_policy(task, seen) if self.submit_policy else None
+            if script is None and self.submit_script:
+                script = self.submit_script.pop(0)
             if script and not script.accept_anyway:
-                return script.status, script.body, script.headers
+                return script.status, script.body, script.headers, script.hang_seconds
             if task["taskUUID"] in self.tasks:
                 error = {
                     "code": "conflictTaskUUID",
@@ -374,15 +397,18 @@ class FakeRunware:
                     "taskUUID": task["taskUUID"],
                     "taskType": task["taskType"],
                 }
-                return 400, {"errors": [error]}, {}
+                return 400, {"errors": [error]}, {}, 0.0
             self.tasks[task["taskUUID"]] = task
+            self.accepted.append(task["taskUUID"])
+            # Seeded by the acceptance order, so a run drops the same share whatever the timing.
+            drops = random.Random(f"{self.webhook_drop_seed}/{len(self.accepted)}")
         if task.get("webhookURL") and not self.drop_webhooks:
-            thread = threading.Thread(target=self._deliver_webhooks, args=(task,), daemon=True)
+            thread = threading.Thread(target=self._deliver_webhooks, args=(task, drops), daemon=True)
             self._threads.append(thread)
             thread.start()
         if script:
-            return script.status, script.body, script.headers
-        return 200, {"data": [{"taskType": task["taskType"], "taskUUID": task["taskUUID"]}]}, {}
+            return script.status, script.body, script.headers, script.hang_seconds
+        return 200, {"data": [{"taskType": task["taskType"], "taskUUID": task["taskUUID"]}]}, {}, 0.0
 
     def _poll(self, task_uuid: str) -> tuple[int, Any, dict[str, str]]:
         task = self.tasks.get(task_uuid)
@@ -402,18 +428,24 @@ class FakeRunware:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle's algorithm the body waits
+            # for the client's delayed ACK, 40 ms per answer, which no real server adds.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
 
             def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None):
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(body)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", content_type)
+                    self.send_header("content-length", str(len(body)))
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up waiting (a hung answer)
 
             def _send_slowly(self, body: bytes, content_type: str, pause: float) -> None:
                 with fake._lock:
@@ -447,7 +479,8 @@ class FakeRunware:
                     }
                     self._send(401, json.dumps({"errors": [error]}).encode(), "application/json")
                     return
-                status, body, headers = fake._answer_tasks(json.loads(raw))
+                status, body, headers, hang = fake._answer_tasks(json.loads(raw))
+                time.sleep(hang)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 kind = "application/json" if not isinstance(body, bytes) else "text/html"
                 self._send(status, data, kind, headers)
@@ -455,7 +488,9 @@ class FakeRunware:
             def do_GET(self) -> None:
                 name = self.path.rsplit("/", 1)[-1]
                 fake.media_gets.append(self.path)
-                if self.path.startswith("/media/") and name in fake.media:
+                if self.path.startswith("/media/") and name in fake.media_redirects:
+                    self._send(302, b"", "text/plain", {"location": fake.media_redirects[name]})
+                elif self.path.startswith("/media/") and name in fake.media:
                     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
                     content_type = CONTENT_TYPES.get(extension, "application/octet-stream")
                     if fake.media_pause > 0:
