@@ -45,9 +45,10 @@ FAIL_JOB = """
 UPDATE jobs SET status = 'failed', error = ?2, completed_at = ?3, updated_at = ?3
 WHERE id = ?1 AND status IN ('queued', 'submitted')
 """
-# Succeeds the job once every expected result is stored; a no-op until then, and after.
+# Succeeds the job once every expected result is stored; a no-op until then, and after. Results
+# can beat the provider's answer to the submit (a slow ack): then they date the submission.
 COMPLETE_JOB = """
-UPDATE jobs SET status = 'succeeded', completed_at = ?2, updated_at = ?2
+UPDATE jobs SET status = 'succeeded', completed_at = ?2, updated_at = ?2, submitted_at = coalesce(submitted_at, ?2)
 WHERE id = ?1 AND status IN ('queued', 'submitted')
   AND (SELECT count(*) FROM results WHERE job_id = ?1 AND stored_at IS NOT NULL) >= expected_results
 """

@@ -96,7 +96,7 @@ class Settings:
             media_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
             if hosts
             else DEFAULT_MEDIA_HOSTS,
-            job_timeout_seconds=integer("IG_JOB_TIMEOUT_SECONDS", 0) or None,
+            job_timeout_seconds=integer("IG_JOB_TIMEOUT_SECONDS", 0) if text("IG_JOB_TIMEOUT_SECONDS") else None,
             quiet_seconds=integer("IG_QUIET_SECONDS", cls.quiet_seconds),
             max_webhook_bytes=integer("IG_MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
             queue_max_retries=integer("IG_QUEUE_MAX_RETRIES", cls.queue_max_retries),
