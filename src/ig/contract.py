@@ -30,6 +30,10 @@ Moment = Annotated[str, Field(description="ISO 8601 UTC time with milliseconds, 
 Cursor = Annotated[str, Field(description="Pass back as ``cursor`` for the next page; null on the last page.")]
 
 
+Tag = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
+"""1 to 128 characters, none of them a control character (``ig.schemas.check_tag``)."""
+
+
 def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
@@ -507,8 +511,8 @@ class TagEdit(BaseModel):
 
     model_config = _CONFIG
 
-    add: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=list)
-    remove: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=list)
+    add: list[Tag] = Field(default_factory=list)
+    remove: list[Tag] = Field(default_factory=list)
 
 
 class UploadForm(BaseModel):
@@ -529,7 +533,9 @@ class RunwareWebhook(RootModel[Any]):
 
 # --- query parameters ----------------------------------------------------------------------------
 
-Tags = Annotated[list[str], Field(max_length=MAX_TAGS_PER_FILTER)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS_PER_FILTER)]
+TimeBound = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}]})]
+"""An ISO 8601 time (RFC 3339: ``2026-11-21T10:00:00Z``, ``...+02:00``) or date (``2026-11-21``)."""
 
 
 class _LibraryFilters(BaseModel):
@@ -554,9 +560,9 @@ class _LibraryFilters(BaseModel):
 class _TimeRange(BaseModel):
     model_config = _CONFIG
 
-    created_after: str = absent()
+    created_after: TimeBound = absent()
     """ISO 8601 date or time (UTC unless it says otherwise)."""
-    created_before: str = absent()
+    created_before: TimeBound = absent()
     """ISO 8601 date or time (UTC unless it says otherwise)."""
 
 
@@ -582,9 +588,9 @@ class JobQuery(_Page, _TimeRange, _LibraryFilters):
 class UsageQuery(_LibraryFilters):
     status: JobStatus = absent()
     group_by: Literal["day", "model", "task", "tag", "provider"] = "day"
-    since: str = absent()
+    since: TimeBound = absent()
     """Jobs created after this ISO 8601 date or time."""
-    until: str = absent()
+    until: TimeBound = absent()
     """Jobs created before this ISO 8601 date or time."""
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from ig import media
 from ig.settings import Settings
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")  # ASCII digits: \d would take any script's
+_FAR = 10**18
+"""Past any size; a longer bound is read as this (int() refuses numbers of 4300 digits or more)."""
 MAX_URL_SECONDS = 7 * 24 * 3600
 
 
@@ -39,15 +41,20 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         return None
     first, last = found.groups()
     if first == "":  # the last N bytes
-        length = min(int(last), size)
+        length = min(_bound(last), size)
         if length == 0:
             raise Unsatisfiable
         return ByteRange(size - length, length)
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
+    start = _bound(first)
+    end = min(_bound(last), size - 1) if last else size - 1
     if start >= size or end < start:
         raise Unsatisfiable
     return ByteRange(start, end - start + 1)
+
+
+def _bound(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) < 18 else _FAR
 
 
 def filename_for(artifact_id: str, content_type: str) -> str:
@@ -66,7 +73,9 @@ def sign(settings: Settings, artifact_id: str, expires: int) -> str:
 
 
 def signature_valid(settings: Settings, artifact_id: str, expires: str | None, sig: str | None, now: int) -> bool:
-    if not expires or not sig or not expires.isdigit():
+    # ASCII digits only (str.isdigit() also takes "²", which int() refuses), and no more than
+    # ig ever writes: an expiry 10**18 seconds out was never issued.
+    if not expires or not sig or not (expires.isascii() and expires.isdigit()) or len(expires) > 18:
         return False
     if int(expires) < now:
         return False

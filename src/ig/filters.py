@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ig import model_catalogue
-from ig.deps import isoformat
-from ig.jobs import JobStatus
 from ig.errors import FieldError, ValidationFailed
+from ig.jobs import JobStatus
 from ig.media import KINDS
 from ig.schemas import check_tag
 
@@ -29,6 +28,7 @@ NO_CURSOR = 2**53 - 1
 """Above every seq: the first page. The largest integer a JS number (D1's binding) holds exactly."""
 _COLUMNS = ("kind", "task", "model", "provider", "job_id")
 _WORD = re.compile(r"(\w+)(\*?)", re.UNICODE)
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60")
 
 
 JOB_STATUSES = tuple(JobStatus)
@@ -57,7 +57,8 @@ def encode_cursor(seq: int) -> str:
 def _decode_cursor(cursor: str, errors: list[FieldError]) -> int | None:
     try:
         seq = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["seq"]
-        if isinstance(seq, int) and not isinstance(seq, bool):
+        # Only what encode_cursor can have written: past NO_CURSOR, SQLite cannot bind the number.
+        if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= NO_CURSOR:
             return seq
     except (ValueError, KeyError, TypeError):
         pass
@@ -82,14 +83,22 @@ def _tags(query: dict[str, list[str]], name: str, errors: list[FieldError]) -> l
 def _moment(value: str | None, name: str, errors: list[FieldError]) -> str | None:
     if value is None:
         return None
+    # RFC 3339 also allows a lower-case t and z, and a leap second (kept as 59.999...).
+    text = _LEAP_SECOND.sub(r"\g<1>59", value.upper().replace("Z", "+00:00"), count=1)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         errors.append(FieldError(name, "an ISO 8601 date or time, e.g. 2026-11-21T10:00:00Z", "invalid_datetime"))
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return isoformat(parsed)
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:  # hours from year 1 or 9999, where UTC falls outside datetime: before or after everything
+        utc = (datetime.min if parsed.year == 1 else datetime.max).replace(tzinfo=UTC)
+    # As ig.deps.isoformat writes times, but with the year always four digits (strftime's %Y
+    # is not, before 1000), so that the bound compares with stored times as text.
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def fts_query(text: str) -> str | None:

@@ -4,6 +4,7 @@ ig's field list. Responses are rendered by ``ig.views``."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -124,11 +125,24 @@ def parse_json_body(raw: bytes) -> Any:
     if json_too_deep(raw):
         raise too_deeply_nested()
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except RecursionError as exc:
         raise too_deeply_nested() from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationFailed([FieldError("body", f"not valid JSON: {exc}", "json_invalid")]) from exc
+
+
+def _not_json(constant: str) -> float:
+    """Python reads ``NaN`` and ``Infinity``, but they are not JSON: echoed back or sent on to the
+    provider they would make answers strict parsers refuse."""
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return number
 
 
 def parse_model(model: type[ModelT], data: Any) -> ModelT:

@@ -40,15 +40,22 @@ FROM per p GROUP BY p.key ORDER BY p.key
 
 
 async def usage_report(db: Database, query: dict[str, list[str]]) -> dict[str, Any]:
+    errors: list[FieldError] = []
     group_by = (query.get("group_by") or ["day"])[-1]
     if group_by not in GROUP_KEYS:
-        raise ValidationFailed([FieldError("group_by", f"one of {', '.join(GROUP_KEYS)}", "invalid_group")])
+        errors.append(FieldError("group_by", f"one of {', '.join(GROUP_KEYS)}", "invalid_group"))
     renamed = {k: v for k, v in query.items() if k not in ("group_by", "since", "until", "limit", "cursor")}
-    if "since" in query:
-        renamed["created_after"] = query["since"]
-    if "until" in query:
-        renamed["created_before"] = query["until"]
-    filters = parse_filters(renamed, for_jobs=True)
+    sent_as = {}  # the library filter's name for a bound -> the name /v1/usage takes it by
+    for name, filter_name in (("since", "created_after"), ("until", "created_before")):
+        if name in query:
+            renamed[filter_name] = query[name]
+            sent_as[filter_name] = name
+    try:
+        filters = parse_filters(renamed, for_jobs=True)
+    except ValidationFailed as exc:  # every bad parameter in one 422, named as the request named it
+        errors += [FieldError(sent_as.get(e.field, e.field), e.message, e.code) for e in exc.errors]
+    if errors:
+        raise ValidationFailed(errors)
     where, params = job_conditions(filters)
     join = "JOIN job_tags g ON g.job_id = j.id" if group_by == "tag" else ""
     sql = REPORT.format(key=GROUP_KEYS[group_by], join=join, where=" AND ".join(where) or "1")
