@@ -554,7 +554,8 @@ class _LibraryFilters(BaseModel):
     provider: str = absent()
     job_id: str = absent()
     q: str = absent()
-    """Full text (prompts, text outputs): every word must appear; ``word*`` matches a prefix."""
+    """Full text (prompts, text outputs): every word (letters, digits, ``_``) must appear, and there must
+    be one; ``word*`` matches a prefix."""
 
 
 class _TimeRange(BaseModel):

@@ -43,6 +43,9 @@ PATH_PARAMETERS = {
     "name": "The preset's name: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit.",
     "token": "The job's webhook secret, issued in the webhook URL ig sent with the task.",
 }
+HEADER_RULES = {
+    "Idempotency-Key": {"pattern": r"^[\x21-\x7e]{1,255}$"},  # what ig.idempotency.key_from accepts
+}
 PROBLEM_DESCRIPTIONS = {
     400: "The request is malformed.",
     401: "The bearer token is missing or wrong.",
@@ -123,7 +126,7 @@ def _operation(route: Route, components: _Components, secured: bool) -> dict[str
     if route.query:
         parameters += _query_parameters(_model(route.query).model_json_schema())
     parameters += [
-        {"name": name, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
+        {"name": name, "in": "header", "required": False, "description": text, "schema": _header_schema(name)}
         for name, text in route.headers
     ]
     if parameters:
@@ -146,6 +149,10 @@ def _path_parameter(name: str) -> dict[str, Any]:
         "description": PATH_PARAMETERS[name],
         "schema": {"type": "string"},
     }
+
+
+def _header_schema(name: str) -> dict[str, Any]:
+    return {"type": "string", **HEADER_RULES.get(name, {})}
 
 
 def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
