@@ -4,6 +4,7 @@ library. Cost is always what the provider reported, never computed from a price 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ig.errors import FieldError, ValidationFailed
@@ -67,7 +68,7 @@ async def usage_report(db: Database, query: dict[str, list[str]]) -> dict[str, A
             "succeeded": r["succeeded"] or 0,
             "failed": r["failed"] or 0,
             "results": r["results"] or 0,
-            "cost": round(r["cost"], 10) if r["cost"] is not None else None,
+            "cost": round(r["cost"], 10) if r["cost"] is not None and math.isfinite(r["cost"]) else None,
             "p50_seconds": round(r["p50_seconds"], 3) if r["p50_seconds"] is not None else None,
             "p95_seconds": round(r["p95_seconds"], 3) if r["p95_seconds"] is not None else None,
         }
