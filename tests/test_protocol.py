@@ -172,3 +172,9 @@ def test_settings_read_from_a_mapping():
     assert Settings.from_mapping({}).runware_api_url == "https://api.runware.ai/v1"
     with pytest.raises(ValueError, match="IG_QUIET_SECONDS"):
         Settings.from_mapping({"IG_QUIET_SECONDS": "soon"})
+
+
+def test_values_json_cannot_say_are_not_taken_from_the_provider():
+    assert runware.decode_json(b'{"cost": NaN}') is None and runware.decode_json(b"[Infinity]") is None
+    assert runware.result_cost({"cost": 10**400}) is None and runware.result_cost({"cost": 1e308 * 10}) is None
+    assert runware.result_cost({"cost": 0.0026}) == 0.0026

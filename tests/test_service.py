@@ -78,7 +78,9 @@ async def test_unknown_routes_and_methods_are_problem_json(start_ig):
     missing = await ig.client.get("/v1/nothing")
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
     wrong = await ig.client.delete("/v1/jobs")
-    assert wrong.status_code == 405
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST, GET, HEAD"
+    content = await ig.client.put("/v1/artifacts/x/content")
+    assert content.headers["allow"] == "GET, HEAD"
     big = await ig.client.post("/v1/jobs", content=b"{" + b" " * (1024 * 1024 + 1) + b"}")
     assert big.status_code == 413 and big.json()["status"] == 413
     assert ig.rows("SELECT * FROM jobs") == []

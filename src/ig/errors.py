@@ -74,6 +74,10 @@ class MethodNotAllowed(IgError):
     code = "method_not_allowed"
     title = "Method not allowed"
 
+    def __init__(self, detail: str, allow: str) -> None:
+        super().__init__(detail)
+        self.headers = {"allow": allow}  # RFC 9110: a 405 says what the resource does support
+
 
 class Conflict(IgError):
     """The request is fine but the resource's state forbids it now (a finished job cannot be

@@ -172,6 +172,13 @@ ROUTER = Router(
             "`Content-Range`. With `sig` and `expires` from `/url` no bearer token is needed.",
             tag="artifacts",
             query="ContentQuery",
+            headers=(
+                (
+                    "Range",
+                    "One `bytes=` range (`bytes=0-1023`, `bytes=-500`): answered 206, or 416 when unsatisfiable.",
+                ),
+                ("If-None-Match", "The artifact's `ETag` (or `*`): answered 304 without a body."),
+            ),
             content_type="*/*",
             other_statuses=(206, 304),
             problems=(403, 410, 416),

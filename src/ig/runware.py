@@ -9,6 +9,7 @@ import array
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,9 +171,13 @@ def decode_json(raw: bytes) -> Any:
     if json_too_deep(raw):
         return None
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN/Infinity; nothing else does
 
 
 def result_key(item: dict[str, Any]) -> str:
@@ -250,7 +255,13 @@ def result_seed(item: dict[str, Any]) -> int | None:
 
 def result_cost(item: dict[str, Any]) -> float | None:
     cost = item.get("cost")
-    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+    if not isinstance(cost, int | float) or isinstance(cost, bool):
+        return None
+    try:
+        value = float(cost)
+    except OverflowError:  # an integer beyond any float: not a price
+        return None
+    return value if math.isfinite(value) else None
 
 
 def result_nsfw(item: dict[str, Any]) -> bool | None:

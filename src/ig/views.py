@@ -4,6 +4,7 @@ possible (one for a job, one for its artifacts)."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ig.ports import Database, Row
@@ -42,7 +43,8 @@ def _json(text: str | None, default: Any = None) -> Any:
 
 def _money(value: float | int | None) -> float | None:
     # D1 hands back whole-number REALs as integers; the API always says 0.0, not 0.
-    return None if value is None else float(value)
+    # A sum can overflow to infinity, which JSON cannot say.
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def _preset(row: Row) -> dict[str, Any] | None:

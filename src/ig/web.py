@@ -129,15 +129,15 @@ class Router:
         self.routes = routes
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        allowed = False
+        allowed: list[str] = []
         for route in self.routes:
             found = route.regex.match(path)
             if found:
-                allowed = True
+                allowed += [route.method, "HEAD"] if route.method == "GET" else [route.method]
                 if route.method == method or (method == "HEAD" and route.method == "GET"):
                     return route, found.groupdict()
         if allowed:
-            raise MethodNotAllowed(f"{method} is not supported on {path}")
+            raise MethodNotAllowed(f"{method} is not supported on {path}", ", ".join(dict.fromkeys(allowed)))
         raise NotFound(f"no route for {path}")
 
     def streams_body(self, method: str, path: str) -> bool:
