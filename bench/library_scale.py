@@ -32,8 +32,10 @@ sys.path.insert(0, str(ROOT / "src"))
 from ig.adapters.local.sqlite_db import SqliteDatabase  # noqa: E402
 from ig.filters import encode_cursor  # noqa: E402
 
-WORDS = ("fox lighthouse harbor snow neon forest cathedral desert portrait robot dragon city river "
-         "mountain garden ocean castle sunset galaxy village").split()
+WORDS = (
+    "fox lighthouse harbor snow neon forest cathedral desert portrait robot dragon city river "
+    "mountain garden ocean castle sunset galaxy village"
+).split()
 STYLES = [f"style:{w}" for w in ("photo", "anime", "oil", "sketch", "pixel", "watercolor", "3d", "noir")]
 BATCH = 20_000
 
@@ -90,8 +92,9 @@ def fill(path: Path, count: int) -> None:
             jobs,
         )
         conn.executemany("INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", job_tags)
-        conn.executemany("INSERT INTO job_search (rowid, body) SELECT seq, ? FROM jobs WHERE id = ?",
-                         [(t, j) for j, t in job_text])
+        conn.executemany(
+            "INSERT INTO job_search (rowid, body) SELECT seq, ? FROM jobs WHERE id = ?", [(t, j) for j, t in job_text]
+        )
         conn.executemany(
             "INSERT INTO results (job_id, result_key, raw, seed, cost, event_id, received_at, stored_at)"
             " VALUES (?1, ?2, ?3, ?4, 0.0013, 'bench', ?5, ?5)",
@@ -150,7 +153,9 @@ def measure(count: int, requests: int) -> dict[str, tuple[float, float]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IG_", "RUNWARE_"))}
     server = subprocess.Popen(
         [sys.executable, "-m", "ig.adapters.local.cli", "serve", "--port", str(port), "--data-dir", str(directory)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     figures = {}
     try:
@@ -186,12 +191,18 @@ def main() -> None:
     args = parser.parse_args()
     small, large = args.sizes
     results = {size: measure(size, args.requests) for size in (small, large)}
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    print(f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}; {args.requests} requests per query, 50-item pages, HTTP on loopback")
-    print(f"{'query':36} {f'p50 @{small:,}':>12} {f'p95 @{small:,}':>12} {f'p50 @{large:,}':>13}"
-          f" {f'p95 @{large:,}':>13} {'p50 ratio':>10}")
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        platform.processor(),
+    )
+    print(
+        f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}; {args.requests} requests per query, 50-item pages, HTTP on loopback"
+    )
+    print(
+        f"{'query':36} {f'p50 @{small:,}':>12} {f'p95 @{small:,}':>12} {f'p50 @{large:,}':>13}"
+        f" {f'p95 @{large:,}':>13} {'p50 ratio':>10}"
+    )
     for name in results[small]:
         s50, s95 = results[small][name]
         l50, l95 = results[large][name]
