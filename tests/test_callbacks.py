@@ -12,7 +12,6 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 from callback_receiver import CallbackReceiver, Received
 from standardwebhooks import Webhook
@@ -84,7 +83,7 @@ async def test_callbacks_are_signed_small_and_sent_only_after_the_artifacts_are_
                 row["size"],
                 row["content_type"],
             )
-            content = await httpx.AsyncClient().get(artifact["url"])  # signed: no bearer token needed
+            content = await ig.client.get(artifact["url"])  # a signed URL, absolute
             assert hashlib.sha256(content.content).hexdigest() == row["sha256"]
     kinds = sorted(c.json()["type"] for c in got)
     assert kinds == ["artifact.stored", "artifact.stored", "job.succeeded"]
