@@ -25,7 +25,7 @@ from ig import (
     usage,
 )
 from ig.deps import Deps, isoformat
-from ig.errors import Conflict, FieldError, Forbidden, Gone, NotFound, RangeNotSatisfiable, ValidationFailed
+from ig.errors import FieldError, Forbidden, Gone, NotFound, RangeNotSatisfiable, ValidationFailed
 from ig.filters import parse_filters
 from ig.jobs import TERMINAL_STATUSES
 from ig.schemas import PRESET_NAME_PATTERN, BatchRequest, parse_json_body, parse_model
@@ -47,7 +47,7 @@ async def create_job(deps: Deps, request: ApiRequest) -> ApiResponse:
         deps,
         parse_json_body(request.body),
         request.body.decode("utf-8"),
-        submission.IdempotencyKey("jobs", key) if key else None,
+        idempotency.Key("jobs", key) if key else None,
     )
     headers = {"location": f"/v1/jobs/{submitted.job_id}"}
     if submitted.replayed:
@@ -81,15 +81,7 @@ async def create_jobs(deps: Deps, request: ApiRequest) -> ApiResponse:
 async def cancel_job(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
     """Stop waiting for the job. Runware cannot stop a task it accepted (it bills it anyway), so
     results that still come are stored, flagged ``arrived_after: cancelled``."""
-    job = await jobs.load_job(deps.db, job_id)
-    if job is None:
-        raise NotFound(f"no job {job_id}")
-    if job["status"] != jobs.JobStatus.CANCELLED:
-        if not await deps.db.run(jobs.CANCEL_JOB, [job_id, deps.now()]):
-            job = await jobs.load_job(deps.db, job_id)
-            assert job is not None
-            if job["status"] != jobs.JobStatus.CANCELLED:
-                raise Conflict(f"job {job_id} has already {job['status']}", job_id=job_id)
+    await jobs.cancel_job(deps.db, job_id, deps.now())
     return json_response(200, await job_view(deps.db, job_id, request.base_url))
 
 

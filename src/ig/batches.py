@@ -12,7 +12,7 @@ from typing import Any
 from ig import idempotency
 from ig.deps import Deps
 from ig.errors import IgError
-from ig.submission import IdempotencyKey, submit_job
+from ig.submission import submit_job
 from ig.views import job_view
 from ig.web import problem_body
 
@@ -35,7 +35,7 @@ async def submit_batch(
         instance = f"{path}#/jobs/{index}"
         async with gate:
             try:
-                item_key = IdempotencyKey("batch-item", f"{key}#{index}") if key is not None else None
+                item_key = idempotency.Key("batch-item", f"{key}#{index}") if key is not None else None
                 submitted = await submit_job(deps, item, json.dumps(item, ensure_ascii=False), item_key)
             except IgError as error:
                 return {"error": problem_body(error, instance)}
@@ -48,14 +48,7 @@ async def submit_batch(
 
 
 async def _claim_batch_key(deps: Deps, key: str, items: list[dict[str, Any]]) -> None:
-    body_digest = idempotency.digest(items)
-    earlier = await idempotency.find(deps.db, "batch", key, deps.now())
-    if earlier is None:
-        try:
-            await deps.db.batch(idempotency.claim("batch", key, body_digest, None, deps.clock()))
-            return
-        except Exception:
-            earlier = await idempotency.find(deps.db, "batch", key, deps.now())  # a racing retry won
-            if earlier is None:
-                raise
-    idempotency.check_same_body(earlier, body_digest)
+    """Record the whole body under the key; a 422 if the key was used with another body."""
+    batch_key, body_digest = idempotency.Key("batch", key), idempotency.digest(items)
+    if await idempotency.earlier(deps.db, batch_key, body_digest, deps.now()) is None:
+        await idempotency.claim_with(deps.db, batch_key, body_digest, None, deps.clock(), [])

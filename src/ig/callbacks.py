@@ -16,7 +16,7 @@ import json
 import random
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,9 +48,9 @@ ON CONFLICT (id) DO NOTHING
 """
 # Artifacts of any job state: late results of a cancelled job are still announced.
 INSERT_ARTIFACT_EVENT = INSERT_EVENT.replace("AND j.status = ?6", "AND ?6 IS NULL")
-SELECT_UNSENT = "SELECT id, next_attempt_at FROM callbacks WHERE job_id = ?1 AND status = 'pending' AND attempts = 0"
-CLAIM_FIRST_SEND = """
-UPDATE callbacks SET next_attempt_at = ?3 WHERE id = ?1 AND status = 'pending' AND attempts = 0 AND next_attempt_at = ?2
+SELECT_UNSENT = """
+SELECT id, job_id, attempts, next_attempt_at FROM callbacks
+WHERE job_id = ?1 AND status = 'pending' AND attempts = 0 AND next_attempt_at <= ?2
 """
 SELECT_CALLBACK = "SELECT * FROM callbacks WHERE id = ?1"
 CLAIM_ATTEMPT = """
@@ -74,7 +74,8 @@ SELECT_STUCK = """
 SELECT id, job_id, attempts, next_attempt_at FROM callbacks
 WHERE status = 'pending' AND next_attempt_at < ?1 ORDER BY next_attempt_at LIMIT ?2
 """
-CLAIM_STUCK = "UPDATE callbacks SET next_attempt_at = ?3 WHERE id = ?1 AND status = 'pending' AND next_attempt_at = ?2"
+# Whoever moves next_attempt_at on from the value it read sends the message; others send nothing.
+CLAIM_SEND = "UPDATE callbacks SET next_attempt_at = ?3 WHERE id = ?1 AND status = 'pending' AND next_attempt_at = ?2"
 SELECT_JOB_CALLBACKS = "SELECT * FROM callbacks WHERE job_id = ?1 ORDER BY created_at, rowid"
 SELECT_JOB_ATTEMPTS = "SELECT * FROM callback_attempts WHERE job_id = ?1 ORDER BY attempted_at, attempt"
 SELECT_LAST = "SELECT * FROM callbacks WHERE job_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1"
@@ -135,25 +136,25 @@ def signature(keys: list[bytes], message_id: str, timestamp: int, body: bytes) -
 
 
 async def enqueue_new(deps: Deps, job_id: str) -> None:
-    """Queue the first attempt of the job's events that have none yet. Each is claimed first, so
-    two callers send one message; a send lost to a crash is re-queued by the sweeper."""
+    """Queue the first attempt of the job's events that have none yet. A send lost to a crash is
+    re-queued by the sweeper."""
     moment = deps.clock()
-    later = isoformat(moment + timedelta(seconds=REQUEUE_AFTER_SECONDS))
-    for row in await deps.db.all(SELECT_UNSENT, [job_id]):
-        if row["next_attempt_at"] > isoformat(moment):
-            continue
-        if await deps.db.run(CLAIM_FIRST_SEND, [row["id"], row["next_attempt_at"], later]):
-            await deps.queue.send({"type": "callback", "job_id": job_id, "callback_id": row["id"], "attempt": 0})
+    await _claim_and_send(deps, await deps.db.all(SELECT_UNSENT, [job_id, isoformat(moment)]), moment)
 
 
 async def requeue_stuck(deps: Deps, limit: int = 100) -> int:
     """Sweeper: queue again any event whose attempt is overdue (its message was lost)."""
     moment = deps.clock()
     overdue = isoformat(moment - timedelta(seconds=60))
+    return await _claim_and_send(deps, await deps.db.all(SELECT_STUCK, [overdue, limit]), moment)
+
+
+async def _claim_and_send(deps: Deps, rows: list[Row], moment: datetime) -> int:
+    """Send each event's next attempt once, however many callers found it due."""
     later = isoformat(moment + timedelta(seconds=REQUEUE_AFTER_SECONDS))
     sent = 0
-    for row in await deps.db.all(SELECT_STUCK, [overdue, limit]):
-        if await deps.db.run(CLAIM_STUCK, [row["id"], row["next_attempt_at"], later]):
+    for row in rows:
+        if await deps.db.run(CLAIM_SEND, [row["id"], row["next_attempt_at"], later]):
             message = {"type": "callback", "job_id": row["job_id"], "callback_id": row["id"]}
             await deps.queue.send({**message, "attempt": row["attempts"]})
             sent += 1

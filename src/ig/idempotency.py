@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,12 +51,17 @@ def digest(data: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-async def find(db: Database, scope: str, key: str, now: str) -> Row | None:
-    return await db.first(SELECT_KEY, [scope, key, now])
+@dataclass(frozen=True)
+class Key:
+    scope: str
+    """The route the key belongs to: ``jobs``, ``batch``, ``batch-item``."""
+    key: str
 
 
-def check_same_body(row: Row, body_digest: str) -> None:
-    if row["request_sha256"] != body_digest:
+async def earlier(db: Database, key: Key, body_digest: str, now: str) -> Row | None:
+    """The live record of an earlier request with this key, if any; a 422 if its body differed."""
+    found = await db.first(SELECT_KEY, [key.scope, key.key, now])
+    if found is not None and found["request_sha256"] != body_digest:
         raise ValidationFailed(
             [
                 FieldError(
@@ -65,14 +71,27 @@ def check_same_body(row: Row, body_digest: str) -> None:
                 )
             ]
         )
+    return found
 
 
-def claim(scope: str, key: str, body_digest: str, job_id: str | None, moment: datetime) -> list[Statement]:
+async def claim_with(
+    db: Database, key: Key, body_digest: str, job_id: str | None, moment: datetime, statements: list[Statement]
+) -> Row | None:
+    """Run ``statements`` with the key claimed in the same batch: None when this request claimed
+    it, or the earlier request's record when a racing request claimed it first (nothing ran)."""
     now = isoformat(moment)
-    return [
-        (DROP_EXPIRED_KEY, [scope, key, now]),
-        (CLAIM_KEY, [scope, key, body_digest, job_id, now, isoformat(moment + KEEP_FOR)]),
+    claim = [
+        (DROP_EXPIRED_KEY, [key.scope, key.key, now]),
+        (CLAIM_KEY, [key.scope, key.key, body_digest, job_id, now, isoformat(moment + KEEP_FOR)]),
     ]
+    try:
+        await db.batch([*claim, *statements])
+    except Exception:
+        found = await earlier(db, key, body_digest, now)
+        if found is None:
+            raise  # not a key conflict
+        return found
+    return None
 
 
 async def sweep_expired(db: Database, now: str, limit: int = 500) -> int:

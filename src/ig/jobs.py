@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from ig import callbacks
+from ig.errors import Conflict, NotFound
 from ig.ports import Database, Row, Statement
 
 
@@ -119,6 +120,17 @@ async def fail_job(db: Database, job_id: str, error: dict[str, Any], now: str) -
     write; False when it was already finished."""
     changed = await db.batch([(FAIL_JOB, [job_id, json.dumps(error), now]), callbacks.job_event(job_id, "failed", now)])
     return changed[0] == 1
+
+
+async def cancel_job(db: Database, job_id: str, now: str) -> None:
+    """Cancel an open job; cancelling a cancelled job is a no-op, a finished one a ``Conflict``."""
+    if await db.run(CANCEL_JOB, [job_id, now]):
+        return
+    job = await load_job(db, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if job["status"] != JobStatus.CANCELLED:
+        raise Conflict(f"job {job_id} has already {job['status']}", job_id=job_id)
 
 
 async def note_error(db: Database, job_id: str, error: dict[str, Any], now: str) -> None:

@@ -47,22 +47,15 @@ class Submitted:
     """An earlier request with the same Idempotency-Key made this job; nothing new was sent."""
 
 
-@dataclass(frozen=True)
-class IdempotencyKey:
-    scope: str
-    """The route the key belongs to: ``jobs``, ``batch-item``."""
-    key: str
-
-
-async def submit_job(deps: Deps, data: Any, request_text: str, key: IdempotencyKey | None = None) -> Submitted:
+async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.Key | None = None) -> Submitted:
     """``POST /v1/jobs``: resolve and validate (nothing is recorded or spent on bad input),
     record the job, send the task. ``data`` is the decoded body, ``request_text`` the body as
     received (kept for provenance). Raises ``ValidationFailed`` or ``ProviderRejected``."""
     body_digest = idempotency.digest(data) if key else ""
     if key:
-        earlier = await _earlier(deps, key, body_digest)
-        if earlier:
-            return earlier
+        found = await idempotency.earlier(deps.db, key, body_digest, deps.now())
+        if found:
+            return Submitted(found["job_id"], replayed=True)
     job = await resolve_job(deps.db, deps.settings, data)
     provider = provider_for(job.provider, deps)
     if provider.name == "runware" and not deps.settings.runware_api_key:
@@ -111,27 +104,17 @@ async def submit_job(deps: Deps, data: Any, request_text: str, key: IdempotencyK
         "callback_events": job.callback_events,
     }
     inputs = await lineage.check_references(deps, job_id, job.params)
-    claim = idempotency.claim(key.scope, key.key, body_digest, job_id, moment) if key else []
-    try:
-        await deps.db.batch([*claim, *jobs.insert_job(row, job.tags), *inputs])
-    except Exception:
-        # With a key, the likely cause is a racing request that claimed it first: answer as it did.
-        earlier = await _earlier(deps, key, body_digest) if key else None
-        if earlier:
-            return earlier
-        raise
+    statements = [*jobs.insert_job(row, job.tags), *inputs]
+    if key:
+        found = await idempotency.claim_with(deps.db, key, body_digest, job_id, moment, statements)
+        if found:
+            return Submitted(found["job_id"], replayed=True)
+    else:
+        await deps.db.batch(statements)
     recorded = await jobs.load_job(deps.db, job_id)
     assert recorded is not None
     await attempt_submit(deps, recorded, raise_rejection=True)
     return Submitted(job_id)
-
-
-async def _earlier(deps: Deps, key: IdempotencyKey, body_digest: str) -> Submitted | None:
-    found = await idempotency.find(deps.db, key.scope, key.key, deps.now())
-    if found is None:
-        return None
-    idempotency.check_same_body(found, body_digest)
-    return Submitted(found["job_id"], replayed=True)
 
 
 def task_for(job: Row) -> dict[str, Any]:
