@@ -1,4 +1,4 @@
--- ig's canonical schema (D1 and sqlite3 alike). migrations/ must produce exactly this;
+-- ig's canonical schema (D1 and sqlite3 alike). src/ig/migrations/ must produce exactly this;
 -- tests/test_schema.py checks that. Timestamps are ISO 8601 UTC text with milliseconds and a
 -- trailing Z, so they sort as text. JSON columns hold JSON text.
 

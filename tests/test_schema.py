@@ -1,4 +1,4 @@
-"""schema.sql is the canonical schema; migrations/ must produce exactly the same database."""
+"""schema.sql is the canonical schema; src/ig/migrations/ must produce exactly the same database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from ig.adapters.local.sqlite_db import SqliteDatabase
 
 ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS = ROOT / "src" / "ig" / "migrations"
 
 
 def _shape(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
@@ -27,12 +28,23 @@ def test_migrations_produce_the_schema(tmp_path):
     canonical = sqlite3.connect(":memory:")
     canonical.executescript((ROOT / "schema.sql").read_text())
     db = SqliteDatabase(tmp_path / "m.sqlite3")
-    assert db.migrate(ROOT / "migrations") == sorted(p.name for p in (ROOT / "migrations").glob("*.sql"))
-    assert db.migrate(ROOT / "migrations") == []  # applied once
+    # Without a directory, migrate applies the ones shipped inside the package, found as an install would.
+    assert db.migrate() == sorted(p.name for p in MIGRATIONS.glob("*.sql"))
+    assert db.migrate(MIGRATIONS) == []  # applied once
     db.close()
     migrated = sqlite3.connect(tmp_path / "m.sqlite3")
     assert _shape(migrated) == _shape(canonical)
     assert len(_shape(canonical)) > 6
+
+
+def test_migrating_from_a_place_without_migrations_fails_loudly(tmp_path):
+    db = SqliteDatabase(tmp_path / "m.sqlite3")
+    (tmp_path / "empty").mkdir()
+    for missing in (tmp_path / "empty", tmp_path / "absent"):
+        with pytest.raises(FileNotFoundError, match="no migrations"):
+            db.migrate(missing)
+    assert db._conn.execute("SELECT name FROM sqlite_master").fetchall() == []  # nothing created
+    db.close()
 
 
 async def test_batch_is_atomic(tmp_path):
@@ -52,7 +64,7 @@ async def test_batch_is_atomic(tmp_path):
 def test_rebuilding_jobs_for_the_cancelled_status_keeps_every_row_and_reference(tmp_path):
     """Migration 0003 rebuilds ``jobs`` (SQLite cannot alter a CHECK): rows, seq (the FTS rowid),
     child rows and foreign keys must all survive it."""
-    migrations = sorted((ROOT / "migrations").glob("*.sql"))
+    migrations = sorted((MIGRATIONS).glob("*.sql"))
     before = tmp_path / "before"
     before.mkdir()
     for path in migrations[:2]:
@@ -74,7 +86,7 @@ def test_rebuilding_jobs_for_the_cancelled_status_keeps_every_row_and_reference(
         " VALUES ('a1', 'output', 'j1', 'image', 'image/png', 1, 'x', 'artifacts/a1', '2026-01-01T00:00:01.000Z')"
     )
     conn.commit()
-    assert db.migrate(ROOT / "migrations") == [p.name for p in migrations[2:]]
+    assert db.migrate(MIGRATIONS) == [p.name for p in migrations[2:]]
     db.close()
     conn = sqlite3.connect(tmp_path / "old.sqlite3")
     conn.execute("PRAGMA foreign_keys = ON")

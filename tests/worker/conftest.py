@@ -43,7 +43,7 @@ def make_worker(worker_runtime: Paths) -> Iterator[Callable[..., WorkerHarness]]
 
 @pytest.fixture(scope="module")
 def ig_harness(worker_runtime: Paths) -> Iterator[WorkerHarness]:
-    """One Worker (src/entry.py) per test module, schema applied from migrations/."""
+    """One Worker (src/entry.py) per test module, schema applied from src/ig/migrations/."""
     h = start_harness(worker_runtime, max_retries=5)
     yield h
     h.close()

@@ -19,7 +19,7 @@ from .worker_harness import HarnessResponse, WorkerHarness
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
-MIGRATIONS = sorted((REPO / "migrations").glob("*.sql"))
+MIGRATIONS = sorted((SRC / "ig" / "migrations").glob("*.sql"))
 BASE = "http://ig.test"
 
 SETTING_VARS = (
@@ -45,7 +45,7 @@ def image_job(results: int = 2, **changes: Any) -> dict[str, Any]:
 
 
 def start_harness(paths, **kwargs: Any) -> WorkerHarness:
-    """A harness on ig's real src/ with the schema applied from migrations/, as D1 would."""
+    """A harness on ig's real src/ with the schema applied from src/ig/migrations/, as D1 would."""
     h = WorkerHarness(SRC, paths=paths, **kwargs).start()
     for migration in MIGRATIONS:
         h.apply_sql(path=migration)

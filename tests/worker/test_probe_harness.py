@@ -352,7 +352,7 @@ def test_apply_sql(probe):
     assert res["statements"] == 4
     assert probe.d1_rows("SELECT x FROM a1") == [{"x": "a;b"}]
     assert probe.d1("SELECT count(*) AS c FROM a2", mode="first", column="c") == 2
-    migration = REPO / "migrations" / "0001_initial.sql"
+    migration = REPO / "src" / "ig" / "migrations" / "0001_initial.sql"
     if migration.exists():
         probe.apply_sql(path=migration)
         names = {r["name"] for r in probe.d1_rows("SELECT name FROM sqlite_master WHERE type = 'table'")}

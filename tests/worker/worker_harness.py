@@ -3,7 +3,7 @@
     from worker.worker_harness import WorkerHarness
 
     with WorkerHarness(src="/work/main/src", vars={"IG_API_TOKEN": "t"}) as h:
-        h.apply_sql(path="migrations/0001_initial.sql")
+        h.apply_sql(path="src/ig/migrations/0001_initial.sql")
         r = h.fetch("POST", "http://ig.test/v1/jobs", json={...}, headers={"authorization": "Bearer t"})
         assert r.status == 202, r.text
         batch = h.queue()            # deliver what the Worker sent to JOBS, one batch

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from ig.ports import Row, Statement
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[4] / "migrations"
+
+def packaged_migrations() -> Traversable:
+    """The migrations shipped inside the ig package: the same files in a checkout and an install."""
+    return files("ig") / "migrations"
 
 
 def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
@@ -27,15 +32,21 @@ class SqliteDatabase:
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA busy_timeout = 5000")
 
-    def migrate(self, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    def migrate(self, directory: Traversable | None = None) -> list[str]:
         """Apply migrations not yet applied, in name order, each atomically; return their names."""
+        directory = packaged_migrations() if directory is None else directory
+        found = [path for path in directory.iterdir() if path.name.endswith(".sql")] if directory.is_dir() else []
+        migrations = sorted(found, key=lambda path: path.name)
+        if not migrations:
+            # Applying nothing would leave an empty database whose first query fails far from the cause.
+            raise FileNotFoundError(f"no migrations (*.sql) in {directory}: this ig installation is incomplete")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE,"
             " applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
         )
         done = {r["name"] for r in self._conn.execute("SELECT name FROM d1_migrations").fetchall()}
         applied = []
-        for path in sorted(directory.glob("*.sql")):
+        for path in migrations:
             if path.name in done:
                 continue
             script = path.read_text()
