@@ -1,10 +1,17 @@
 """The Cloudflare Worker entrypoint: HTTP (API and Runware webhooks), the completion queue
 consumer, and the sweeper cron. It only builds dependencies from ``env`` and hands over."""
 
+import logging
+
 from workers import WorkerEntrypoint
 
+from ig import logs
 from ig.adapters.cloudflare import bootstrap, queues, web
 from ig.sweeper import sweep
+
+# Nothing else configures logging in a Worker: without this, info lines (the sweeper's report,
+# job progress) never reach workerd's log. Python's stderr becomes the Worker's console output.
+logs.install(logging.getLogger("ig"))
 
 
 class Default(WorkerEntrypoint):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ig import callbacks, jobs, runware
+from ig import callbacks, jobs, logs, runware
 from ig.deps import Deps, isoformat
 from ig.errors import MediaRefused
 from ig.events import event_body, mark_processed, record_reply
@@ -38,6 +38,7 @@ Decision = Ack | Retry
 async def handle_message(deps: Deps, queue: str, body: Any, attempts: int) -> Decision:
     """Handle one message; never raises. Unexpected errors are logged with the job id, noted on
     the job, and the message is retried with backoff until the queue dead-letters it."""
+    logs.working_on(body.get("job_id") if isinstance(body, dict) else None)
     if not isinstance(body, dict) or not isinstance(body.get("job_id"), str):
         deps.log.error("dropping a malformed queue message: %r", body)
         return Ack()

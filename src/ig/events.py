@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ig import jobs, runware
+from ig import jobs, logs, runware
 from ig.deps import Deps
 from ig.errors import BadRequest, NotFound, PayloadTooLarge
 from ig.ports import Row
@@ -80,6 +80,7 @@ async def receive_webhook(deps: Deps, job_id: str, token: str, raw: bytes) -> Ro
     expected = (job or {}).get("webhook_token") or ""
     if not hmac.compare_digest(token.encode(), expected.encode()) or job is None:
         raise NotFound("no such webhook")
+    logs.working_on(job_id)
     if runware.json_too_deep(raw):
         raise too_deeply_nested()
     body = runware.decode_json(raw)

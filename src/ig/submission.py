@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ig import callbacks, idempotency, jobs, lineage, runware, tasks
+from ig import callbacks, idempotency, jobs, lineage, logs, runware, tasks
 from ig.deps import Deps, isoformat
 from ig.errors import FieldError, ProviderRejected, ValidationFailed
 from ig.events import record_reply
@@ -69,6 +69,7 @@ async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.
             ]
         )
     job_id = deps.new_id()
+    logs.working_on(job_id)
     moment = deps.clock()
     now = isoformat(moment)
     token = deps.new_token() if provider.sends_webhooks and deps.settings.webhooks_enabled else None

@@ -8,6 +8,7 @@ import logging
 import os
 from pathlib import Path
 
+from ig import logs
 from ig.settings import Settings
 
 
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--sweep-interval", type=float, default=30.0, help="seconds between sweeper runs")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.install(logging.getLogger(), timestamps=True)  # the root: uvicorn's lines look like ig's
     from ig.adapters.local.runtime import LocalRuntime
 
     runtime = LocalRuntime(args.data_dir, Settings.from_mapping(os.environ), sweep_interval=args.sweep_interval)
