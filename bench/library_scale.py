@@ -141,6 +141,12 @@ def queries(count: int) -> dict[str, list[tuple[str, str]]]:
     return {
         "two tags (AND)": [("tag", "channel:1"), ("tag", STYLES[0])],
         "any of two tags (OR)": [("any_tag", "user:2"), ("any_tag", "user:3")],
+        "any of 20 tags (OR), kind, task, since": [
+            *(("any_tag", f"user:{i}") for i in range(20)),
+            ("kind", "image"),
+            ("task", "imageInference"),
+            ("created_after", "2000-01-01T00:00:00Z"),
+        ],
         "tag, NOT tag": [("tag", "channel:2"), ("not_tag", STYLES[0])],
         "q (full text)": [("q", "lighthouse")],
         "deep page (middle of the library)": [("cursor", deep)],

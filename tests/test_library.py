@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import sqlite3
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ig.filters import artifact_page_sql, parse_filters
 
 TASKS = ("imageInference", "caption", "audioInference")
 WORDS = ("fox", "lighthouse", "harbor", "snow", "neon", "forest", "cathedral", "desert")
@@ -264,3 +268,30 @@ async def test_deleting_keeps_a_tombstone_and_drops_it_from_queries(library):
     assert not (ig.data_dir / "blobs" / blob).exists()
     assert (await ig.client.delete("/v1/artifacts/nope")).status_code == 404
     await asyncio.sleep(0)
+
+
+def test_the_or_query_at_twenty_tags_walks_one_posting_list_per_tag_by_index():
+    """Each OR tag's branch searches the (tag, artifact_seq) key and stops at the page size; the
+    only sort is of the merged pages. Nested unions keep D1's 5 terms per compound SELECT."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript((Path(__file__).resolve().parents[1] / "schema.sql").read_text())
+    query = {
+        "any_tag": [f"o{i}" for i in range(20)],
+        "not_tag": [f"n{i}" for i in range(20)],
+        "kind": ["image"],
+        "task": ["imageInference"],
+        "model": ["m1"],
+        "provider": ["mock"],
+        "created_after": ["2020-01-01"],
+        "created_before": ["2030-01-01"],
+        "q": ["lighthouse"],
+        "role": ["output"],
+        "limit": ["500"],
+    }
+    sql, params = artifact_page_sql(parse_filters(query), None)
+    assert len(params) == 2 + 20 + 9  # cursor and page size once; one per OR tag; each filter once
+    plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    assert plan.count("SEARCH d USING PRIMARY KEY (tag=? AND artifact_seq<?)") == 20
+    assert not [step for step in plan if re.match(r"SCAN (a|d|x|artifacts|artifact_tags)\b", step)]  # no table walks
+    assert plan.count("USE TEMP B-TREE FOR ORDER BY") == 1 and plan[-1] == "USE TEMP B-TREE FOR ORDER BY"
+    assert max(len(part.split(" UNION ")) for part in sql.split("(")) <= 5

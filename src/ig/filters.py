@@ -173,6 +173,22 @@ def parse_filters(query: dict[str, list[str]], *, for_jobs: bool = False) -> Fil
 
 # --- conditions shared by artifacts and jobs ------------------------------------------------------
 
+MAX_COMPOUND_TERMS = 5
+"""D1 (workerd's SQLite) refuses a compound SELECT of more than 5 terms; larger unions nest."""
+
+
+class _Params:
+    """Bound parameters, numbered: a value used in several places of a statement (the cursor,
+    the page size, a filter repeated in each branch of a union) is bound once, so a query at
+    every filter's maximum stays within D1's 100 parameters."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"?{len(self.values)}"
+
 
 @dataclass(frozen=True)
 class _Table:
@@ -187,117 +203,123 @@ JOBS = _Table("j", "job_tags", "x.job_id = j.id", "job_search")
 
 
 def _common_conditions(
-    f: Filters, t: _Table, *, skip_tag: str | None = None, skip_any: bool = False, skip_q: bool = False
-) -> tuple[list[str], list[Any]]:
-    """Tag algebra, time range and full text; one JSON parameter per tag set (D1's limit is 100)."""
+    f: Filters, t: _Table, p: _Params, *, skip_tag: str | None = None, skip_any: bool = False, skip_q: bool = False
+) -> list[str]:
+    """Tag algebra, time range and full text; one JSON parameter per tag set."""
     where: list[str] = []
-    params: list[Any] = []
-    has_tag = f"FROM {t.tags} x WHERE {t.tag_owner} AND x.tag IN (SELECT value FROM json_each(?))"
+    has_tag = f"FROM {t.tags} x WHERE {t.tag_owner} AND x.tag IN (SELECT value FROM json_each({{}}))"
     rest = [tag for tag in f.tags if tag != skip_tag]
     if rest:
-        where.append(f"(SELECT count(*) {has_tag}) = ?")
-        params += [json.dumps(rest), len(rest)]
+        where.append(f"(SELECT count(*) {has_tag.format(p(json.dumps(rest)))}) = {p(len(rest))}")
     if f.any_tags and not skip_any:
-        where.append(f"EXISTS (SELECT 1 {has_tag})")
-        params.append(json.dumps(f.any_tags))
+        where.append(f"EXISTS (SELECT 1 {has_tag.format(p(json.dumps(f.any_tags)))})")
     if f.not_tags:
-        where.append(f"NOT EXISTS (SELECT 1 {has_tag})")
-        params.append(json.dumps(f.not_tags))
+        where.append(f"NOT EXISTS (SELECT 1 {has_tag.format(p(json.dumps(f.not_tags)))})")
     if f.created_after:
-        where.append(f"{t.alias}.created_at > ?")
-        params.append(f.created_after)
+        where.append(f"{t.alias}.created_at > {p(f.created_after)}")
     if f.created_before:
-        where.append(f"{t.alias}.created_at < ?")
-        params.append(f.created_before)
+        where.append(f"{t.alias}.created_at < {p(f.created_before)}")
     if f.q and not skip_q:
-        where.append(f"EXISTS (SELECT 1 FROM {t.search} WHERE {t.search} MATCH ? AND rowid = {t.alias}.seq)")
-        params.append(f.q)
-    return where, params
+        where.append(f"EXISTS (SELECT 1 FROM {t.search} WHERE {t.search} MATCH {p(f.q)} AND rowid = {t.alias}.seq)")
+    return where
+
+
+def _union(selects: list[str]) -> str:
+    """``selects`` (each yielding ``seq``) as one UNION, nested so that no compound SELECT has
+    more than ``MAX_COMPOUND_TERMS`` terms."""
+    while len(selects) > MAX_COMPOUND_TERMS:
+        groups = [selects[i : i + MAX_COMPOUND_TERMS] for i in range(0, len(selects), MAX_COMPOUND_TERMS)]
+        selects = [g[0] if len(g) == 1 else f"SELECT seq FROM ({' UNION '.join(g)})" for g in groups]
+    return " UNION ".join(selects)
 
 
 # --- artifacts ---------------------------------------------------------------------------------
 
 
-def _artifact_conditions(f: Filters, *, skip_tag: str | None, skip_any: bool, skip_q: bool) -> tuple[list[str], list]:
-    where, params = _common_conditions(f, ARTIFACTS, skip_tag=skip_tag, skip_any=skip_any, skip_q=skip_q)
-    where.insert(0, "a.deleted_at IS NULL")
-    for name, value in f.columns.items():
-        where.append(f"a.{name} = ?")
-        params.append(value)
+def _artifact_conditions(
+    f: Filters, p: _Params, *, skip_tag: str | None = None, skip_any: bool = False, skip_q: bool = False
+) -> str:
+    where = [
+        "a.deleted_at IS NULL",
+        *_common_conditions(f, ARTIFACTS, p, skip_tag=skip_tag, skip_any=skip_any, skip_q=skip_q),
+    ]
+    where += [f"a.{name} = {p(value)}" for name, value in f.columns.items()]
     if f.role:
-        where.append("a.role = ?")
-        params.append(f.role)
+        where.append(f"a.role = {p(f.role)}")
     if f.nsfw is True:
         where.append("a.nsfw = 1")
     elif f.nsfw is False:
         where.append("coalesce(a.nsfw, 0) = 0")  # not flagged: checked clean, or never checked
-    return where, params
+    return " AND ".join(where)
 
 
 def artifact_page_sql(f: Filters, driver_tag: str | None) -> tuple[str, list[Any]]:
     """SQL returning up to ``limit + 1`` artifact seqs, newest first. ``driver_tag`` is the
     rarest AND tag (the caller looks it up in tag_counts), if the query has AND tags."""
-    limit = f.limit + 1
-    before = f.after_seq if f.after_seq is not None else NO_CURSOR
+    p = _Params()
+    before = p(f.after_seq if f.after_seq is not None else NO_CURSOR)
+    limit = p(f.limit + 1)
     if driver_tag is not None:
-        where, params = _artifact_conditions(f, skip_tag=driver_tag, skip_any=False, skip_q=False)
+        where = _artifact_conditions(f, p, skip_tag=driver_tag)
         # CROSS JOIN makes SQLite walk the posting list first, newest first.
         sql = (
             "SELECT a.seq FROM artifact_tags d CROSS JOIN artifacts a ON a.seq = d.artifact_seq"
-            f" WHERE d.tag = ? AND d.artifact_seq < ? AND {' AND '.join(where)}"
-            " ORDER BY d.artifact_seq DESC LIMIT ?"
+            f" WHERE d.tag = {p(driver_tag)} AND d.artifact_seq < {before} AND {where}"
+            f" ORDER BY d.artifact_seq DESC LIMIT {limit}"
         )
-        return sql, [driver_tag, before, *params, limit]
-    if f.any_tags:
+    elif f.any_tags:
         # One posting list per OR tag, each cut at the page size, then merged: never a sort of
-        # whole posting lists.
-        where, params = _artifact_conditions(f, skip_tag=None, skip_any=True, skip_q=False)
-        branch = (
+        # whole posting lists. The other conditions are written once and bound once.
+        where = _artifact_conditions(f, p, skip_any=True)
+        branches = [
             "SELECT * FROM (SELECT a.seq AS seq FROM artifact_tags d CROSS JOIN artifacts a ON a.seq = d.artifact_seq"
-            f" WHERE d.tag = ? AND d.artifact_seq < ? AND {' AND '.join(where)}"
-            " ORDER BY d.artifact_seq DESC LIMIT ?)"
-        )
-        sql = f"SELECT seq FROM ({' UNION '.join([branch] * len(f.any_tags))}) ORDER BY seq DESC LIMIT ?"
-        all_params: list[Any] = []
-        for tag in f.any_tags:
-            all_params += [tag, before, *params, limit]
-        return sql, [*all_params, limit]
-    if f.q:
-        where, params = _artifact_conditions(f, skip_tag=None, skip_any=False, skip_q=True)
+            f" WHERE d.tag = {p(tag)} AND d.artifact_seq < {before} AND {where}"
+            f" ORDER BY d.artifact_seq DESC LIMIT {limit})"
+            for tag in f.any_tags
+        ]
+        sql = f"SELECT seq FROM ({_union(branches)}) ORDER BY seq DESC LIMIT {limit}"
+    elif f.q:
+        where = _artifact_conditions(f, p, skip_q=True)
         sql = (
             "SELECT a.seq FROM artifact_search CROSS JOIN artifacts a ON a.seq = artifact_search.rowid"
-            f" WHERE artifact_search MATCH ? AND artifact_search.rowid < ? AND {' AND '.join(where)}"
-            " ORDER BY artifact_search.rowid DESC LIMIT ?"
+            f" WHERE artifact_search MATCH {p(f.q)} AND artifact_search.rowid < {before} AND {where}"
+            f" ORDER BY artifact_search.rowid DESC LIMIT {limit}"
         )
-        return sql, [f.q, before, *params, limit]
-    where, params = _artifact_conditions(f, skip_tag=None, skip_any=False, skip_q=False)
-    sql = f"SELECT a.seq FROM artifacts a WHERE a.seq < ? AND {' AND '.join(where)} ORDER BY a.seq DESC LIMIT ?"
-    return sql, [before, *params, limit]
+    else:
+        where = _artifact_conditions(f, p)
+        sql = f"SELECT a.seq FROM artifacts a WHERE a.seq < {before} AND {where} ORDER BY a.seq DESC LIMIT {limit}"
+    return sql, p.values
 
 
 # --- jobs --------------------------------------------------------------------------------------
 
 
-def job_conditions(f: Filters) -> tuple[list[str], list[Any]]:
-    """WHERE conditions (alias ``j``) for every filter except the cursor."""
-    where, params = _common_conditions(f, JOBS)
+def _job_conditions(f: Filters, p: _Params) -> list[str]:
+    where = _common_conditions(f, JOBS, p)
     for name, value in f.columns.items():
         if name == "kind":
             where.append(
-                "EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id AND a.kind = ? AND a.deleted_at IS NULL)"
+                "EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id"
+                f" AND a.kind = {p(value)} AND a.deleted_at IS NULL)"
             )
         else:
-            where.append("j.id = ?" if name == "job_id" else f"j.{name} = ?")
-        params.append(value)
+            where.append(f"{'j.id' if name == 'job_id' else f'j.{name}'} = {p(value)}")
     if f.status:
-        where.append("j.status = ?")
-        params.append(f.status)
-    return where, params
+        where.append(f"j.status = {p(f.status)}")
+    return where
+
+
+def job_conditions(f: Filters) -> tuple[str, list[Any]]:
+    """A WHERE clause (alias ``j``, "1" when empty) for every filter except the cursor, and its
+    parameters."""
+    p = _Params()
+    return " AND ".join(_job_conditions(f, p)) or "1", p.values
 
 
 def job_page_sql(f: Filters) -> tuple[str, list[Any]]:
     """SQL returning up to ``limit + 1`` job seqs, newest first."""
-    where, params = job_conditions(f)
-    before = f.after_seq if f.after_seq is not None else NO_CURSOR
-    sql = f"SELECT j.seq, j.id FROM jobs j WHERE {' AND '.join(['j.seq < ?', *where])} ORDER BY j.seq DESC LIMIT ?"
-    return sql, [before, *params, f.limit + 1]
+    p = _Params()
+    before = p(f.after_seq if f.after_seq is not None else NO_CURSOR)
+    where = " AND ".join([f"j.seq < {before}", *_job_conditions(f, p)])
+    sql = f"SELECT j.seq, j.id FROM jobs j WHERE {where} ORDER BY j.seq DESC LIMIT {p(f.limit + 1)}"
+    return sql, p.values

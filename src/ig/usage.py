@@ -59,7 +59,7 @@ async def usage_report(db: Database, query: dict[str, list[str]]) -> dict[str, A
         raise ValidationFailed(errors)
     where, params = job_conditions(filters)
     join = "JOIN job_tags g ON g.job_id = j.id" if group_by == "tag" else ""
-    sql = REPORT.format(key=GROUP_KEYS[group_by], join=join, where=" AND ".join(where) or "1")
+    sql = REPORT.format(key=GROUP_KEYS[group_by], join=join, where=where)
     rows = await db.all(sql, params)
     items = [
         {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fake_runware import tiny_png
 
@@ -189,3 +189,67 @@ def test_tag_algebra_full_text_tag_counts_and_usage_run_on_d1(ig):
     assert by_tag["red"]["jobs"] == 2 and by_tag["red"]["succeeded"] == 2 and by_tag["red"]["results"] == 2
     assert by_tag["red"]["cost"] == sum(r["cost"] for j in ("a", "b") for r in ig.results(jobs[j]))
     assert by_tag["red"]["p50_seconds"] is not None and by_tag["red"]["p50_seconds"] <= by_tag["red"]["p95_seconds"]
+
+
+def test_every_filter_at_its_documented_maximum_runs_on_d1(ig):
+    """20 tags in each of tag, any_tag and not_tag with every other filter at once: D1 allows 100
+    bound parameters and 5 terms per compound SELECT, and the OR query is a union of one posting
+    list per tag, so it must bind shared values once and nest its unions."""
+    jobs = {}
+    for name, tags, prompt in (
+        ("many", [f"t{i}" for i in range(20)] + ["o19"], "a lighthouse at dusk"),
+        *((f"o{i}", [f"o{i}"], "a lighthouse in fog") for i in range(0, 20, 3)),
+        ("blocked", ["o1", "n19"], "a lighthouse at night"),
+        ("fox", ["o2"], "a fox in the snow"),
+    ):
+        body = image_job(1, tags=tags)
+        body["params"]["positivePrompt"] = prompt
+        jobs[name] = ig.complete_by_webhooks(body)
+    artifact = {name: ig.artifacts(job_id)[0]["id"] for name, job_id in jobs.items()}
+    newest_first = ig.artifact_ids_newest_first()
+
+    any_tags = [("any_tag", f"o{i}") for i in range(20)]
+    not_tags = [("not_tag", f"n{i}") for i in range(20)]
+    columns = [
+        ("kind", "image"),
+        ("task", "imageInference"),
+        ("model", "runware:101@1"),
+        ("provider", "runware"),
+        ("created_after", "2000-01-01T00:00:00Z"),
+        ("created_before", "2100-01-01T00:00:00Z"),
+        ("q", "lighthouse"),
+    ]
+
+    def listed(path: str, query: list[tuple[str, str]]) -> list[str]:
+        r = ig.fetch("GET", f"{path}?{urlencode(query)}")
+        assert r.status == 200, r.text
+        return [item["id"] for item in r.json()["items"]]
+
+    artifact_extras = [("role", "output"), ("nsfw", "false"), ("limit", "500")]
+    matching = [artifact[n] for n in ("many", *(f"o{i}" for i in range(0, 20, 3)))]
+    want = [a for a in newest_first if a in matching]
+    assert listed("/v1/artifacts", [*any_tags, *not_tags, *columns, *artifact_extras]) == want
+    every_tag = [*((("tag", f"t{i}")) for i in range(20)), *any_tags, *not_tags, *columns, *artifact_extras]
+    assert listed("/v1/artifacts", [*every_tag, ("job_id", jobs["many"])]) == [artifact["many"]]
+    for page_size in (1, 3):  # the same through pages: the cursor is bound once too
+        paged, cursor = [], []
+        while True:
+            page = ig.fetch(
+                "GET", f"/v1/artifacts?{urlencode([*any_tags, *not_tags, *columns, ('limit', page_size), *cursor])}"
+            )
+            assert page.status == 200, page.text
+            paged += [item["id"] for item in page.json()["items"]]
+            if not page.json()["next_cursor"]:
+                break
+            cursor = [("cursor", page.json()["next_cursor"])]
+        assert paged == want
+
+    job_query = [*every_tag[:-3], ("status", "succeeded"), ("limit", "500")]
+    assert listed("/v1/jobs", job_query) == [jobs["many"]]
+    assert listed("/v1/jobs", [*any_tags, *not_tags, *columns, ("status", "succeeded")]) == [
+        jobs[n] for n in reversed(["many", *(f"o{i}" for i in range(0, 20, 3))])
+    ]
+    usage = ig.fetch("GET", f"/v1/usage?{urlencode([*any_tags, *not_tags, *columns[:4], ('group_by', 'tag')])}")
+    assert usage.status == 200, usage.text
+    by_tag = {item["key"]: item["jobs"] for item in usage.json()["items"]}
+    assert (by_tag["o0"], by_tag["o2"], by_tag["o19"], by_tag["t0"]) == (1, 1, 1, 1) and "n19" not in by_tag
