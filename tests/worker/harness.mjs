@@ -510,13 +510,46 @@ async function settleWaitUntil(pending) {
   return out;
 }
 
+// A request body that records what the Worker did with it (`track_body`): "untouched", "partly
+// read", "read to end" or "cancelled". It is served in two chunks, and only when read
+// (highWaterMark 0), so a Worker that stops after the first chunk is told apart from one that
+// never reads. An answer that leaves a body untouched or partly read stalls the next request on a
+// keep-alive connection behind `wrangler dev`'s proxy.
+function trackedBody(bytes) {
+  const chunks = bytes.byteLength > 1 ? [bytes.subarray(0, bytes.byteLength >> 1), bytes.subarray(bytes.byteLength >> 1)] : [bytes];
+  const tracked = { fate: "untouched" };
+  const stream = new ReadableStream(
+    {
+      pull(controller) {
+        if (chunks.length) {
+          tracked.fate = "partly read";
+          controller.enqueue(chunks.shift());
+        } else {
+          tracked.fate = "read to end";
+          controller.close();
+        }
+      },
+      cancel() {
+        tracked.fate = "cancelled";
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, tracked };
+}
+
 async function cmdFetch(req) {
   const method = (req.method ?? "GET").toUpperCase();
   const headers = new Headers(req.headers ?? []);
   const init = { method, headers };
-  if (req.body_b64 != null && method !== "GET" && method !== "HEAD") init.body = unb64(req.body_b64);
+  let bytes, tracked = null;
+  if (req.body_b64 != null && method !== "GET" && method !== "HEAD") bytes = unb64(req.body_b64);
+  if (bytes !== undefined && req.track_body) {
+    ({ stream: init.body, tracked } = trackedBody(bytes));
+    init.duplex = "half";
+  } else if (bytes !== undefined) init.body = bytes;
   const request = new Request(req.url ?? "http://localhost/", init);
-  if (init.body !== undefined && request.body) knownLength.set(request.body, init.body.byteLength);
+  if (bytes !== undefined && request.body) knownLength.set(request.body, bytes.byteLength);
   let status, respHeaders, body, exception = null, pending = [];
   try {
     const r = await invoke("fetch", (ctx) => [request, env, ctx]);
@@ -536,7 +569,7 @@ async function cmdFetch(req) {
     currentCtx = null;
   }
   const waitUntil = await settleWaitUntil(pending);
-  return { status, headers: respHeaders, body_b64: body, exception, wait_until: waitUntil };
+  return { status, headers: respHeaders, body_b64: body, exception, wait_until: waitUntil, body_fate: tracked?.fate ?? null };
 }
 
 function takeBatch(queueName, maxBatchSize, respectDelays) {

@@ -48,6 +48,7 @@ class HarnessResponse:
     exception: dict | None  # uncaught exception in fetch() (status is then 500, like workerd)
     wait_until: list[dict]
     logs: list[str]
+    body_fate: str | None = None  # with track_body: untouched | partly read | read to end | cancelled
 
     @property
     def text(self) -> str:
@@ -217,6 +218,7 @@ class WorkerHarness:
         body: bytes | str | None = None,
         json_body: Any = None,
         json: Any = None,  # noqa: A002 - alias of json_body
+        track_body: bool = False,
     ) -> HarnessResponse:
         hdrs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
         payload = json if json is not None else json_body
@@ -226,7 +228,7 @@ class WorkerHarness:
                 hdrs.append(("content-type", "application/json"))
         if isinstance(body, str):
             body = body.encode()
-        r = self.request("fetch", method=method, url=url, headers=hdrs, body_b64=_b64(body))
+        r = self.request("fetch", method=method, url=url, headers=hdrs, body_b64=_b64(body), track_body=track_body)
         return HarnessResponse(
             status=r["status"],
             headers=[tuple(h) for h in r["headers"]],
@@ -234,6 +236,7 @@ class WorkerHarness:
             exception=r["exception"],
             wait_until=r["wait_until"],
             logs=self.last_logs,
+            body_fate=r["body_fate"],
         )
 
     def queue(
