@@ -5,6 +5,7 @@ independent computation over the same artifacts; tags and their counts; tag edit
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 import sqlite3
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_inputs_and_delivery import PNG
 
 from ig.filters import artifact_page_sql, parse_filters
+from ig.schemas import TAG_PATTERN, normalize_tag
 
 TASKS = ("imageInference", "caption", "audioInference")
 WORDS = ("fox", "lighthouse", "harbor", "snow", "neon", "forest", "cathedral", "desert")
@@ -295,3 +298,96 @@ def test_the_or_query_at_twenty_tags_walks_one_posting_list_per_tag_by_index():
     assert not [step for step in plan if re.match(r"SCAN (a|d|x|artifacts|artifact_tags)\b", step)]  # no table walks
     assert plan.count("USE TEMP B-TREE FOR ORDER BY") == 1 and plan[-1] == "USE TEMP B-TREE FOR ORDER BY"
     assert max(len(part.split(" UNION ")) for part in sql.split("(")) <= 5
+
+
+CAFE_NFC, CAFE_NFD = "caf\u00e9", "cafe\u0301"
+INVISIBLE_OR_DISGUISING = {
+    "zero-width space": "a\u200bb",
+    "right-to-left override": "admin\u202egnp",
+    "byte order mark": "x\ufeffy",
+    "line separator": "a\u2028b",
+    "next line (a C1 control)": "a\u0085b",
+    "bell": "a\x07b",
+    "soft hyphen": "ta\u00adg",
+    "lone surrogate": "a\ud800b",
+    "tag character (outside the BMP)": "flag\U000e0067",
+}
+
+
+async def test_tags_are_normalised_to_nfc_and_trimmed_and_invisible_characters_are_refused(start_ig):
+    ig = await start_ig(None, webhooks=False)
+    job = await ig.submit(
+        {
+            "provider": "mock",
+            "task": "imageInference",
+            "model": "mock",
+            "params": {"positivePrompt": "a cafe", "width": 64, "height": 64},
+            "tags": [CAFE_NFD, f"  {CAFE_NFC}\t", " spaced out "],
+        }
+    )
+    assert job.status_code == 202, job.text
+    job_id = job.json()["id"]
+    assert job.json()["tags"] == [CAFE_NFC, "spaced out"]
+    artifact = (await ig.wait(job_id))["artifacts"][0]
+    assert [r["tag"] for r in ig.rows("SELECT tag FROM job_tags WHERE job_id = ? ORDER BY tag", (job_id,))] == [
+        CAFE_NFC,
+        "spaced out",
+    ]
+    stored = ig.rows("SELECT t.tag FROM artifact_tags t JOIN artifacts a ON a.seq = t.artifact_seq ORDER BY t.tag")
+    assert [r["tag"].encode() for r in stored] == [CAFE_NFC.encode(), b"spaced out"]
+
+    for spelling in (CAFE_NFD, f" {CAFE_NFC} ", CAFE_NFC):  # every spelling finds the one tag
+        for path, key in (("/v1/artifacts", "tag"), ("/v1/artifacts", "any_tag"), ("/v1/jobs", "tag")):
+            found = (await ig.client.get(path, params={key: spelling})).json()["items"]
+            assert [i["id"] for i in found] == [artifact["id"] if path == "/v1/artifacts" else job_id]
+        assert (await ig.client.get("/v1/artifacts", params={"not_tag": spelling})).json()["items"] == []
+    assert (await ig.client.get("/v1/tags")).json()["items"] == [
+        {"tag": CAFE_NFC, "artifacts": 1},
+        {"tag": "spaced out", "artifacts": 1},
+    ]
+
+    edited = await ig.client.post(
+        f"/v1/artifacts/{artifact['id']}/tags", json={"add": [" new tag ", "o\u0308"], "remove": [CAFE_NFD]}
+    )
+    assert edited.status_code == 200 and edited.json() == {"tags": ["new tag", "spaced out", "\u00f6"]}
+
+    uploaded = await ig.client.post(
+        "/v1/uploads", params={"tag": CAFE_NFD}, content=PNG, headers={"content-type": "image/png"}
+    )
+    assert uploaded.status_code == 201 and uploaded.json()["tags"] == [CAFE_NFC]
+
+    before = ig.rows("SELECT * FROM job_tags"), ig.rows("SELECT * FROM artifact_tags"), ig.rows("SELECT id FROM jobs")
+    for what, tag in INVISIBLE_OR_DISGUISING.items():
+        body = {"provider": "mock", "model": "mock", "task": "imageInference", "params": {}, "tags": ["ok", tag]}
+        refused = await ig.client.post(
+            "/v1/jobs", content=json.dumps(body), headers={"content-type": "application/json"}
+        )
+        assert refused.status_code == 422, (what, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["tags.1"], what
+        edit = await ig.client.post(f"/v1/artifacts/{artifact['id']}/tags", content=json.dumps({"add": [tag]}).encode())
+        assert edit.status_code == 422 and edit.json()["errors"][0]["field"] == "add.0", what
+        if what != "lone surrogate":  # a query string is UTF-8: it cannot carry one
+            listed = await ig.client.get("/v1/artifacts", params={"tag": tag})
+            assert listed.status_code == 422 and listed.json()["errors"][0]["field"] == "tag[0]", what
+    for blank in ("", "   ", "\t\n"):
+        assert (await ig.client.post(f"/v1/jobs/{job_id}/tags", json={"add": [blank]})).status_code == 422
+    assert (
+        ig.rows("SELECT * FROM job_tags"),
+        ig.rows("SELECT * FROM artifact_tags"),
+        ig.rows("SELECT id FROM jobs"),
+    ) == before
+
+
+def test_the_documented_tag_pattern_refuses_exactly_what_the_rule_refuses_in_the_bmp():
+    pattern = re.compile(TAG_PATTERN)
+    disagree = []
+    for code in (*range(0xD800), *range(0xE000, 0x10000)):  # a JSON Schema pattern sees no lone surrogates
+        tag = f"a{chr(code)}b"
+        try:
+            normalize_tag(tag)
+            refused = False
+        except ValueError:
+            refused = True
+        if refused != (pattern.match(tag) is None):
+            disagree.append(f"U+{code:04X}")
+    assert disagree == []

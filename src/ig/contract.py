@@ -17,7 +17,7 @@ from ig.api import MAX_WAIT_SECONDS
 from ig.delivery import MAX_URL_SECONDS
 from ig.filters import DEFAULT_LIMIT, MAX_LIMIT, MAX_TAGS_PER_FILTER
 from ig.media import KINDS
-from ig.schemas import BatchRequest, JobRequest, PresetRequest
+from ig.schemas import MAX_TAG_LENGTH, TAG_PATTERN, TAG_RULE, BatchRequest, JobRequest, PresetRequest
 
 __all__ = ["BatchRequest", "JobRequest", "PresetRequest"]  # re-exported: routes name them from here
 
@@ -30,8 +30,8 @@ Moment = Annotated[str, Field(description="ISO 8601 UTC time with milliseconds, 
 Cursor = Annotated[str, Field(description="Pass back as ``cursor`` for the next page; null on the last page.")]
 
 
-Tag = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
-"""1 to 128 characters, none of them a control character (``ig.schemas.check_tag``)."""
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH, pattern=TAG_PATTERN, description=TAG_RULE)]
+"""As ``ig.schemas.normalize_tag`` stores and matches them."""
 
 
 def _no_default(schema: dict[str, Any]) -> None:

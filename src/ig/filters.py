@@ -19,7 +19,7 @@ from ig import model_catalogue
 from ig.errors import FieldError, ValidationFailed
 from ig.jobs import JobStatus
 from ig.media import KINDS
-from ig.schemas import check_tag
+from ig.schemas import normalize_tag
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -70,14 +70,13 @@ def _tags(query: dict[str, list[str]], name: str, errors: list[FieldError]) -> l
     values = query.get(name, [])
     if len(values) > MAX_TAGS_PER_FILTER:
         errors.append(FieldError(name, f"at most {MAX_TAGS_PER_FILTER} tags", "too_many"))
-    for i, tag in enumerate(values):
+    tags = []
+    for i, value in enumerate(values):
         try:
-            if not 1 <= len(tag) <= 128:
-                raise ValueError("tags are 1 to 128 characters")
-            check_tag(tag)
+            tags.append(normalize_tag(value))
         except ValueError as exc:
             errors.append(FieldError(f"{name}[{i}]", str(exc), "invalid_tag"))
-    return list(dict.fromkeys(values))
+    return list(dict.fromkeys(tags))
 
 
 def _moment(value: str | None, name: str, errors: list[FieldError]) -> str | None:

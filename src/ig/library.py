@@ -9,7 +9,7 @@ from typing import Any
 from ig.errors import FieldError, NotFound, ValidationFailed
 from ig.filters import Filters, artifact_page_sql, encode_cursor, job_page_sql
 from ig.ports import BlobStore, Database, Row, Statement
-from ig.schemas import MAX_TAGS, check_tag
+from ig.schemas import MAX_TAGS, normalize_tag
 from ig.views import ARTIFACT_BY_ID, ARTIFACTS_BY_SEQS, job_views, render_artifact
 
 RAREST_TAG = """
@@ -80,14 +80,14 @@ def parse_tag_edit(body: Any) -> tuple[list[str], list[str]]:
         if not isinstance(values, list):
             errors.append(FieldError(name, "a list of tags", "list_type"))
             values = []
+        lists[name] = []
         for i, tag in enumerate(values):
             try:
-                if not isinstance(tag, str) or not 1 <= len(tag) <= 128:
-                    raise ValueError("tags are strings of 1 to 128 characters")
-                check_tag(tag)
+                if not isinstance(tag, str):
+                    raise ValueError("tags are strings")
+                lists[name].append(normalize_tag(tag))
             except ValueError as exc:
                 errors.append(FieldError(f"{name}.{i}", str(exc), "invalid_tag"))
-        lists[name] = [t for t in values if isinstance(t, str)]
     if errors:
         raise ValidationFailed(errors)
     return list(dict.fromkeys(lists["add"])), list(dict.fromkeys(lists["remove"]))

@@ -12,7 +12,7 @@ from typing import Any
 from ig import callbacks, model_catalogue, placeholders, presets, tasks
 from ig.errors import FieldError, ValidationFailed
 from ig.ports import Database
-from ig.schemas import JobRequest, PresetRequest, parse_model
+from ig.schemas import MAX_TAGS, JobRequest, PresetRequest, parse_model
 from ig.settings import Settings
 
 
@@ -67,6 +67,9 @@ async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJo
         if variables_ok:
             params = {**placeholders.fill(template, request.variables), **request.params}
         tags = list(dict.fromkeys([*preset_body.tags, *request.tags]))
+        if len(tags) > MAX_TAGS:
+            message = f"with preset {request.preset}'s tags, at most {MAX_TAGS} tags"
+            errors.append(FieldError("tags", message, "too_many"))
         metadata = {**preset_body.metadata, **request.metadata}
 
     if model is None:

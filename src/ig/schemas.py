@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import re
+import unicodedata
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -19,21 +19,45 @@ CallbackEvent = Literal["job.succeeded", "job.failed", "artifact.stored"]
 MAX_BATCH = 50
 TASK_PATTERN = r"^[A-Za-z0-9]+$"
 PRESET_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+MAX_TAG_LENGTH = 128
+_NOT_IN_TAGS = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Unicode categories a tag may not hold: control, format (zero-width and bidi marks, BOM) and
+surrogate characters, line and paragraph separators; invisible, or able to disguise a tag."""
+TAG_RULE = (
+    f"1 to {MAX_TAG_LENGTH} characters once normalised to Unicode NFC with surrounding whitespace removed; "
+    "no control, format (zero-width, bidi, BOM) or line/paragraph separator characters"
+)
+TAG_PATTERN = (
+    r"^[^\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
+    r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]*$"
+)
+"""``TAG_RULE``'s refusals within the Basic Multilingual Plane, as a pattern for the API document
+(normalising, and the few format characters beyond the BMP, only ``normalize_tag`` does)."""
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-Tag = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-def check_tag(tag: str) -> str:
-    if _CONTROL.search(tag):
-        raise ValueError("tags may not contain control characters")
+def normalize_tag(value: str) -> str:
+    """The tag as stored and matched (NFC, trimmed), or ``ValueError`` saying what is wrong: so
+    "café" typed either way, or with a stray space, is one tag."""
+    tag = unicodedata.normalize("NFC", value).strip()
+    if not 1 <= len(tag) <= MAX_TAG_LENGTH:
+        raise ValueError(f"tags are 1 to {MAX_TAG_LENGTH} characters, not counting surrounding whitespace")
+    for char in tag:
+        if unicodedata.category(char) in _NOT_IN_TAGS:
+            raise ValueError(f"tags may not contain control, format or separator characters (U+{ord(char):04X})")
     return tag
 
 
+Tag = Annotated[
+    str,
+    AfterValidator(normalize_tag),
+    Field(json_schema_extra={"minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": TAG_PATTERN}),
+]
+
+
 def _unique_tags(tags: list[str]) -> list[str]:
-    for tag in tags:
-        check_tag(tag)
     return list(dict.fromkeys(tags))
 
 
