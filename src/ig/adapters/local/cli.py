@@ -11,6 +11,9 @@ from pathlib import Path
 from ig import logs
 from ig.settings import Settings
 
+LOCAL_EXTRA = ("uvicorn", "httpx")
+"""The packages of the ``local`` extra: the Worker needs neither, so a plain ``pip install ig`` lacks them."""
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ig", description=__doc__)
@@ -22,9 +25,13 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--sweep-interval", type=float, default=30.0, help="seconds between sweeper runs")
     args = parser.parse_args(argv)
 
-    logs.install(logging.getLogger(), timestamps=True)  # the root: uvicorn's lines look like ig's
-    from ig.adapters.local.runtime import LocalRuntime
-
+    try:
+        from ig.adapters.local.runtime import LocalRuntime
+    except ModuleNotFoundError as missing:
+        if missing.name not in LOCAL_EXTRA:
+            raise
+        parser.exit(1, f"ig serve needs {missing.name}, which is not installed: pip install 'ig[local]'\n")
+    logs.install(logging.getLogger(), timestamps=True)  # the root, as basicConfig did: other libraries' lines too
     runtime = LocalRuntime(args.data_dir, Settings.from_mapping(os.environ), sweep_interval=args.sweep_interval)
     try:
         asyncio.run(runtime.serve(args.host, args.port))
