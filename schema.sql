@@ -47,6 +47,12 @@ CREATE TABLE job_tags (
     PRIMARY KEY (job_id, tag)
 ) WITHOUT ROWID;
 CREATE INDEX job_tags_by_tag ON job_tags (tag, job_id);
+CREATE TRIGGER job_tags_at_most_50 BEFORE INSERT ON job_tags
+WHEN (SELECT count(*) FROM job_tags WHERE job_id = NEW.job_id) >= 50
+ AND NOT EXISTS (SELECT 1 FROM job_tags WHERE job_id = NEW.job_id AND tag = NEW.tag)
+BEGIN
+    SELECT RAISE(ABORT, 'ig: at most 50 tags');
+END;
 
 -- Every body the provider sent about a job: submit answers, webhooks, getResponse polls.
 -- Identical bodies are stored once and counted.
@@ -136,6 +142,14 @@ CREATE TRIGGER tag_counts_up AFTER INSERT ON artifact_tags BEGIN
 END;
 CREATE TRIGGER tag_counts_down AFTER DELETE ON artifact_tags BEGIN
     UPDATE tag_counts SET artifacts = artifacts - 1 WHERE tag = OLD.tag;
+END;
+-- At most 50 tags per artifact and per job, enforced by the write itself (concurrent edits cannot
+-- pass it together): a write that would add a 51st aborts its batch.
+CREATE TRIGGER artifact_tags_at_most_50 BEFORE INSERT ON artifact_tags
+WHEN (SELECT count(*) FROM artifact_tags WHERE artifact_seq = NEW.artifact_seq) >= 50
+ AND NOT EXISTS (SELECT 1 FROM artifact_tags WHERE artifact_seq = NEW.artifact_seq AND tag = NEW.tag)
+BEGIN
+    SELECT RAISE(ABORT, 'ig: at most 50 tags');
 END;
 
 -- Lineage: a job consumed an artifact (an "artifact:<id>" parameter). Parents of an artifact

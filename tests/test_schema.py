@@ -21,6 +21,8 @@ def _shape(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
         shape[name] = conn.execute(f"PRAGMA table_info({name})").fetchall()
         for index in conn.execute(f"PRAGMA index_list({name})").fetchall():
             shape[f"{name}.{index[1]}"] = [index[2:], conn.execute(f"PRAGMA index_xinfo({index[1]})").fetchall()]
+    for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"):
+        shape[f"trigger {name}"] = " ".join(sql.split())
     return shape
 
 

@@ -38,9 +38,11 @@ SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9
 FROM jobs j WHERE j.id = ?2
 ON CONFLICT DO NOTHING
 """
+# Only into an artifact without tags: a duplicate delivery never undoes the consumer's edits.
 INHERIT_TAGS = """
 INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq)
-SELECT t.tag, a.seq FROM artifacts a JOIN job_tags t ON t.job_id = a.job_id WHERE a.id = ?1
+SELECT t.tag, a.seq FROM artifacts a JOIN job_tags t ON t.job_id = a.job_id
+WHERE a.id = ?1 AND NOT EXISTS (SELECT 1 FROM artifact_tags x WHERE x.artifact_seq = a.seq)
 """
 # The job's words plus the artifact's own text; guarded so a racing duplicate adds no second row.
 INDEX_ARTIFACT_TEXT = """

@@ -81,6 +81,9 @@ def parse_tag_edit(body: Any) -> tuple[list[str], list[str]]:
             errors.append(FieldError(name, "a list of tags", "list_type"))
             values = []
         lists[name] = []
+        if len(values) > MAX_TAGS:
+            errors.append(FieldError(name, f"at most {MAX_TAGS} tags per job or artifact", "too_many"))
+            values = []
         for i, tag in enumerate(values):
             try:
                 if not isinstance(tag, str):
@@ -107,6 +110,23 @@ JOB_TAG_EDIT = {
 }
 
 
+TAG_LIMIT_REACHED = "ig: at most 50 tags"
+"""What the tag-limit triggers (migration 0004) abort a write with."""
+
+
+async def write_tags(db: Database, statements: list[Statement], field: str) -> None:
+    """Run a batch that adds tags; the database refuses a 51st tag on a job or an artifact
+    inside the write itself (checked before writing, concurrent edits could pass it together)."""
+    try:
+        await db.batch(statements)
+    except Exception as exc:
+        if TAG_LIMIT_REACHED not in str(exc):
+            raise
+        raise ValidationFailed(
+            [FieldError(field, f"at most {MAX_TAGS} tags per job or artifact", "too_many")]
+        ) from None
+
+
 async def edit_tags(db: Database, queries: dict[str, str], key: str, body: Any) -> list[str]:
     """Apply ``{"add": [...], "remove": [...]}`` atomically; return the new tag list."""
     add, remove = parse_tag_edit(body)
@@ -114,15 +134,11 @@ async def edit_tags(db: Database, queries: dict[str, str], key: str, body: Any) 
     if found is None:
         raise NotFound(f"no {key}")
     target = found["seq"]
-    current = {r["tag"] for r in await db.all(queries["current"], [target])}
-    after = (current | set(add)) - set(remove)
-    if len(after) > MAX_TAGS:
-        raise ValidationFailed([FieldError("add", f"at most {MAX_TAGS} tags", "too_many")])
     statements: list[Statement] = [
         (queries["remove"], [target, json.dumps(remove)]),
         (queries["add"], [target, json.dumps([t for t in add if t not in remove])]),
     ]
-    await db.batch(statements)
+    await write_tags(db, statements, "add")
     return sorted(r["tag"] for r in await db.all(queries["current"], [target]))
 
 

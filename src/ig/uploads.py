@@ -12,6 +12,7 @@ from ig.deps import Deps
 from ig.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ig.filters import parse_filters
 from ig.ingest import Digest
+from ig.library import write_tags
 from ig.multipart import boundary_of, first_file
 from ig.web import ApiRequest
 
@@ -113,5 +114,5 @@ async def store_upload(deps: Deps, request: ApiRequest) -> tuple[str, bool]:
                 raise
     await deps.blobs.delete(blob_key)
     if tags:
-        await deps.db.run(TAG_UPLOAD, [existing["id"], json.dumps(tags)])
+        await write_tags(deps.db, [(TAG_UPLOAD, [existing["id"], json.dumps(tags)])], "tag")
     return existing["id"], False

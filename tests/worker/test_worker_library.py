@@ -4,13 +4,15 @@ deletion (R2 delete) and signed content URLs. Checked in Miniflare's D1 and R2, 
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import json
 import os
 from urllib.parse import urlencode, urlsplit
 
 from fake_runware import tiny_png
 
-from .ig_worker import BASE, image_job
+from .ig_worker import BASE, IMAGE_JOB, image_job
 
 MiB = 1024 * 1024
 
@@ -253,3 +255,62 @@ def test_every_filter_at_its_documented_maximum_runs_on_d1(ig):
     assert usage.status == 200, usage.text
     by_tag = {item["key"]: item["jobs"] for item in usage.json()["items"]}
     assert (by_tag["o0"], by_tag["o2"], by_tag["o19"], by_tag["t0"]) == (1, 1, 1, 1) and "n19" not in by_tag
+
+
+# Runs inside the Worker's interpreter: POSTs several JSON bodies at once, each through the
+# entrypoint's own fetch, so their D1 calls interleave as concurrent requests in one isolate do.
+CONCURRENT_POSTS = """
+import asyncio
+import json
+import types
+
+import js
+from pyodide.ffi import to_js
+from workers import python_from_rpc
+
+url, bodies = json.loads(ARGS)
+worker = types.SimpleNamespace(env=env)
+
+
+async def post(body):
+    init = {"method": "POST", "headers": {"content-type": "application/json"}, "body": body}
+    request = python_from_rpc(js.Request.new(url, to_js(init, dict_converter=js.Object.fromEntries)))
+    response = await mod.Default.fetch(worker, request)
+    return response.status
+
+
+await asyncio.gather(*(post(body) for body in bodies))
+"""
+
+
+def test_concurrent_tag_edits_on_d1_never_pass_fifty_tags(ig):
+    job_id = ig.complete_by_webhooks(image_job(1))  # the artifact inherits the job's 2 tags
+    [artifact] = ig.artifacts(job_id)
+    bodies = [json.dumps({"add": [f"e{edit}-{i}" for i in range(30)]}) for edit in range(8)]
+    args = json.dumps(json.dumps([f"{BASE}/v1/artifacts/{artifact['id']}/tags", bodies]))
+    statuses = ast.literal_eval(ig.h.eval_python(f"ARGS = {args}\n" + CONCURRENT_POSTS))
+    assert sorted(statuses) == [200] + [422] * 7  # one edit fits (2 + 30), any second would make 62
+    tags = ig.artifact_tags(artifact["id"])
+    assert len(tags) == 32 and sorted(IMAGE_JOB["tags"]) == [t for t in tags if not t.startswith("e")]
+    [winner] = {t.split("-")[0] for t in tags if t.startswith("e")}
+    assert sorted(t for t in tags if t.startswith("e")) == sorted(f"{winner}-{i}" for i in range(30))
+    counts = {r["tag"]: r["artifacts"] for r in ig.rows("SELECT tag, artifacts FROM tag_counts WHERE artifacts > 0")}
+    assert counts == dict.fromkeys(tags, 1)
+
+    job_bodies = [json.dumps({"add": [f"j{edit}-{i}" for i in range(26)]}) for edit in range(4)]
+    args = json.dumps(json.dumps([f"{BASE}/v1/jobs/{job_id}/tags", job_bodies]))
+    statuses = ast.literal_eval(ig.h.eval_python(f"ARGS = {args}\n" + CONCURRENT_POSTS))
+    assert sorted(statuses) == [200, 422, 422, 422]
+    assert len(ig.rows("SELECT tag FROM job_tags WHERE job_id = ?", job_id)) == 28
+
+    refused = ig.fetch("POST", f"/v1/artifacts/{artifact['id']}/tags", json={"add": [f"x{i}" for i in range(19)]})
+    assert refused.status == 422 and refused.json()["errors"][0] == {
+        "field": "add",
+        "message": "at most 50 tags per job or artifact",
+        "code": "too_many",
+    }
+    assert len(ig.artifact_tags(artifact["id"])) == 32  # the refused write left nothing
+    swap = ig.fetch(
+        "POST", f"/v1/artifacts/{artifact['id']}/tags", json={"add": [f"x{i}" for i in range(18)], "remove": ["x0"]}
+    )
+    assert swap.status == 200 and len(swap.json()["tags"]) == 49  # removing x0 wins over adding it

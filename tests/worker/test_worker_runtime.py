@@ -48,7 +48,12 @@ def _shape(rows) -> dict[str, list]:
 
 def test_d1_schema_from_migrations_equals_schema_sql(ig):
     # The module's harness applied src/ig/migrations/ to Miniflare's D1, as `wrangler d1 migrations apply` would.
-    assert [p.name for p in MIGRATIONS] == ["0001_initial.sql", "0002_catalogue_presets.sql", "0003_reliability.sql"]
+    assert [p.name for p in MIGRATIONS] == [
+        "0001_initial.sql",
+        "0002_catalogue_presets.sql",
+        "0003_reliability.sql",
+        "0004_tag_limit.sql",
+    ]
     d1 = _shape(ig.rows)
     canonical = _canonical_shape()
     tables = {k for k in d1 if " " not in k and "." not in k}
