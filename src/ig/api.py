@@ -28,7 +28,7 @@ from ig.deps import Deps, isoformat
 from ig.errors import FieldError, Forbidden, Gone, NotFound, RangeNotSatisfiable, ValidationFailed
 from ig.filters import parse_filters
 from ig.jobs import TERMINAL_STATUSES
-from ig.schemas import PRESET_NAME_PATTERN, BatchRequest, parse_json_body, parse_model
+from ig.schemas import PRESET_NAME_PATTERN, BatchRequest, decode_json_body, parse_json_body, parse_model
 from ig.views import job_view
 from ig.web import ApiRequest, ApiResponse, json_response
 
@@ -43,12 +43,8 @@ async def create_job(deps: Deps, request: ApiRequest) -> ApiResponse:
     """202 with the job; 200 with the finished job when ``Prefer: wait=N`` saw it finish."""
     key = idempotency.key_from(request.headers)
     wait = _preferred_wait(request.headers.get("prefer"))
-    submitted = await submission.submit_job(
-        deps,
-        parse_json_body(request.body),
-        request.body.decode("utf-8"),
-        idempotency.Key("jobs", key) if key else None,
-    )
+    body = decode_json_body(request.body)
+    submitted = await submission.submit_job(deps, body.value, body.text, idempotency.Key("jobs", key) if key else None)
     headers = {"location": f"/v1/jobs/{submitted.job_id}"}
     if submitted.replayed:
         headers["idempotent-replayed"] = "true"

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -142,18 +144,53 @@ def too_deeply_nested() -> ValidationFailed:
     return ValidationFailed([FieldError("body", message, "too_deeply_nested")])
 
 
-def parse_json_body(raw: bytes) -> Any:
-    """A client's JSON body, decoded; nesting past ``MAX_JSON_DEPTH`` is refused undecoded."""
+_UTF16_32_MARKS = (
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\xfe\xff", "UTF-16"),
+    (b"\xff\xfe", "UTF-16"),
+)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+@dataclass(frozen=True)
+class JsonBody:
+    value: Any
+    text: str
+    """The body as received, decoded (UTF-8, without a byte order mark): kept for provenance."""
+
+
+def decode_json_body(raw: bytes) -> JsonBody:
+    """A client's JSON body, the one way every route reads one: UTF-8 only (RFC 8259; a UTF-8
+    byte order mark is ignored), nesting past ``MAX_JSON_DEPTH`` refused undecoded, and no
+    ``\\u`` escape naming half a surrogate pair (no character; storing one fails later)."""
     if not raw:
         raise ValidationFailed([FieldError("body", "a JSON body is required", "missing")])
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        encoding = next((name for mark, name in _UTF16_32_MARKS if raw.startswith(mark)), None)
+        message = "JSON bodies must be UTF-8 (RFC 8259)" + (f"; this one is {encoding}" if encoding else "")
+        raise ValidationFailed([FieldError("body", message, "not_utf8")]) from None
     if json_too_deep(raw):
         raise too_deeply_nested()
     try:
-        return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+        value = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except RecursionError as exc:
         raise too_deeply_nested() from exc
-    except (UnicodeDecodeError, ValueError) as exc:
+    except ValueError as exc:
         raise ValidationFailed([FieldError("body", f"not valid JSON: {exc}", "json_invalid")]) from exc
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            message = "a \\u escape names half of a surrogate pair, which is not a character"
+            raise ValidationFailed([FieldError("body", message, "lone_surrogate")]) from None
+    return JsonBody(value, text)
+
+
+def parse_json_body(raw: bytes) -> Any:
+    return decode_json_body(raw).value
 
 
 def _not_json(constant: str) -> float:
