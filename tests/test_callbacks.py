@@ -8,7 +8,10 @@ import asyncio
 import base64
 import hashlib
 import re
+import socket
 import sqlite3
+import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +20,8 @@ from callback_receiver import CallbackReceiver, Received
 from standardwebhooks import Webhook
 from test_flow import IMAGE_JOB
 
-from ig import callbacks
+from ig import callbacks, jobs
+from ig.adapters.local.http_client import HttpxClient
 from ig.settings import Settings
 from ig.sweeper import sweep
 
@@ -227,3 +231,212 @@ def test_the_signature_follows_the_standard_webhooks_reference():
     assert len(callbacks.signature(rotated.callback_keys, "msg_1", 1, body).split()) == 2
     with pytest.raises(ValueError):
         Settings.from_mapping({"IG_CALLBACK_SECRET": "whsec_not base64!"})
+
+
+# --- receivers that misbehave, and addresses ig must not call -----------------------------------
+
+
+class RawReceiver:
+    """A loopback TCP endpoint that answers every connection with the same bytes, whatever was
+    asked, then closes; it records what each connection sent first."""
+
+    def __init__(self, answer: bytes = b"") -> None:
+        self.answer = answer
+        self.connections: list[bytes] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.connections.append(conn.recv(65536))
+                    conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._server.close()
+
+
+CUT_SHORT = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 1000\r\n\r\n0123456789"
+NOT_GZIP = (
+    b"HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: gzip\r\nContent-Length: 24\r\n"
+    b"Connection: close\r\n\r\nthis is not gzip at all!"
+)
+
+
+@pytest.mark.parametrize(("answer", "broken"), [(CUT_SHORT, "RemoteProtocolError"), (NOT_GZIP, "DecodingError")])
+async def test_an_answer_that_breaks_off_or_does_not_decode_is_a_logged_attempt_that_counts(
+    start_ig, fake_runware, answer, broken
+):
+    raw = RawReceiver(answer)
+    try:
+        ig = await start_ig(fake_runware, callback_secret=SECRET, callback_retry_seconds=(1, 1))
+        job_id = (await ig.submit(with_callback(f"http://127.0.0.1:{raw.port}/hook", results=1))).json()["id"]
+        assert (await ig.wait(job_id))["status"] == "succeeded"
+        for _ in range(150):
+            [callback] = ig.rows("SELECT * FROM callbacks WHERE job_id = ?", (job_id,))
+            if callback["status"] != "pending":
+                break
+            await asyncio.sleep(0.05)
+        assert callback["status"] == "failed" and callback["attempts"] == 3  # 1 + the 2 retries
+        attempts = ig.rows("SELECT * FROM callback_attempts WHERE callback_id = ? ORDER BY attempt", (callback["id"],))
+        assert [(a["attempt"], a["status_code"]) for a in attempts] == [(1, 500), (2, 500), (3, 500)]
+        for attempt in attempts:
+            assert attempt["error"].startswith("HTTP 500, then ConnectionError: " + broken), attempt["error"]
+        assert len(raw.connections) == 3 and all(c.startswith(b"POST /hook ") for c in raw.connections)
+        [job] = ig.rows("SELECT status, error, last_error FROM jobs WHERE id = ?", (job_id,))
+        assert job == {"status": "succeeded", "error": None, "last_error": None}  # callback trouble is not the job's
+    finally:
+        raw.stop()
+
+
+REFUSED_HOSTS = [
+    "169.254.169.254",  # cloud metadata
+    "10.0.0.1",
+    "172.16.5.4",
+    "192.168.1.1",
+    "100.64.0.1",  # carrier-grade NAT
+    "0.0.0.0",
+    "0",
+    "224.0.0.1",  # multicast
+    "255.255.255.255",
+    "240.0.0.1",
+    "198.18.0.1",
+    "192.0.2.1",
+    "0x7f.1",  # 127.0.0.1
+    "2130706433",
+    "0177.0.0.1",
+    "127.1",
+    "0x0a.0.0.1",  # 10.0.0.1
+    "012.0.0.1",  # octal 10.0.0.1
+    "167772161",  # 10.0.0.1
+    "0xa9fea9fe",  # 169.254.169.254
+    "%31%32%37.0.0.1",
+    "%31%30.0.0.1",
+    "\uff11\uff10\uff0e\uff10\uff0e\uff10\uff0e\uff11",  # fullwidth 10.0.0.1
+    "169.254.169.254.",
+    "localhost",
+    "LOCALHOST.",
+    "hooks.localhost",
+    "[::1]",
+    "[::]",
+    "[::ffff:127.0.0.1]",
+    "[::ffff:a9fe:a9fe]",  # mapped 169.254.169.254
+    "[::ffff:10.0.0.1]",
+    "[::7f00:1]",  # IPv4-compatible
+    "[64:ff9b::a00:1]",  # NAT64 of 10.0.0.1
+    "[64:ff9b::7f00:1]",
+    "[2002:a9fe:a9fe::1]",  # 6to4 of 169.254.169.254
+    "[2002:7f00:1::]",
+    "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",  # Teredo
+    "[fe80::1]",
+    "[fc00::1]",
+    "[fd12:3456::1]",
+    "[fec0::1]",  # site-local
+    "[ff02::1]",
+    "[2001:db8::1]",
+    "[fe80::1%25eth0]",
+]
+PUBLIC_HOSTS = ["example.com", "hooks.example.com:8443", "EXAMPLE.com.", "8.8.8.8", "[2606:4700:4700::1111]"]
+
+
+@pytest.mark.parametrize("host", REFUSED_HOSTS)
+def test_callback_urls_to_private_loopback_or_reserved_addresses_are_refused_in_every_spelling(host):
+    problem = callbacks.url_problem(f"https://{host}/hook", Settings())
+    assert problem is not None and problem.startswith(("may not point at", "not a valid URL")), problem
+
+
+LOOPBACK_AS_WRITTEN = {"localhost", "LOCALHOST.", "hooks.localhost", "[::1]", "[::ffff:127.0.0.1]"}
+LOOPBACK_SPELLED_OTHERWISE = {"0x7f.1", "2130706433", "0177.0.0.1", "127.1", "%31%32%37.0.0.1"}
+
+
+@pytest.mark.parametrize("host", REFUSED_HOSTS)
+def test_in_local_mode_loopback_is_let_through_only_as_plainly_written(host):
+    problem = callbacks.url_problem(f"https://{host}/hook", Settings(local_mode=True))
+    if host in LOOPBACK_AS_WRITTEN:
+        assert problem is None
+    elif host in LOOPBACK_SPELLED_OTHERWISE:
+        assert problem == "write the host as 127.0.0.1"
+    else:
+        assert problem is not None and problem.startswith(("may not point at", "not a valid URL")), problem
+
+
+@pytest.mark.parametrize("host", PUBLIC_HOSTS)
+def test_callback_urls_to_public_hosts_are_accepted(host):
+    assert callbacks.url_problem(f"https://{host}/hook", Settings()) is None
+
+
+def test_callback_urls_that_parsers_read_differently_are_refused():
+    for url, why in (
+        ("https://example.com\\@10.0.0.1/", "backslashes"),
+        ("https://exa mple.com/", "spaces"),
+        ("https://10.0.0.\n1/", "control characters"),
+        ("https://ex%61mple.com/", "write the host as example.com"),
+        ("https://b\u00fccher.example/", "write the host as xn--bcher-kva.example"),
+        ("https://1.2.3.4.5/", "not a valid IPv4 address"),
+        ("https://example.09/", "not a valid IPv4 address"),
+    ):
+        problem = callbacks.url_problem(url, Settings())
+        assert problem is not None and why in problem, (url, problem)
+
+
+async def test_a_name_that_resolves_to_a_non_public_address_is_refused_at_send_time(start_ig, fake_runware):
+    """Outside local mode, a callback host whose name resolves to loopback (or to any address
+    that is not public, among public ones) is a failed attempt and no connection is made; the
+    same name in local mode connects to the very address that was checked."""
+    raw = RawReceiver()
+    names = {"hooks.example.test": ["127.0.0.1"], "mixed.example.test": ["93.184.215.14", "10.0.0.7"]}
+    asked: list[tuple[str, int]] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return names[host]
+
+    client = HttpxClient(resolve=resolve)
+    try:
+        ig = await start_ig(fake_runware, callback_secret=SECRET, background=False)
+        url = f"https://hooks.example.test:{raw.port}/hook"
+        job_ids = [
+            (await ig.submit(with_callback(target))).json()["id"] for target in (url, "https://mixed.example.test/h")
+        ]
+        for job_id in job_ids:  # each job's event, written as a real failure writes it
+            await jobs.fail_job(ig.runtime.deps.db, job_id, {"code": "test", "message": "x"}, ig.runtime.deps.now())
+        public_only = replace(
+            ig.runtime.deps, http=client, settings=replace(ig.runtime.deps.settings, local_mode=False)
+        )
+        callback_ids = [ig.rows("SELECT id FROM callbacks WHERE job_id = ?", (j,))[0]["id"] for j in job_ids]
+        for callback_id in callback_ids:
+            await callbacks.deliver(public_only, callback_id, 0)
+        assert asked == [("hooks.example.test", raw.port), ("mixed.example.test", 443)]
+        first, mixed = (ig.rows("SELECT * FROM callback_attempts WHERE callback_id = ?", (c,)) for c in callback_ids)
+        assert [(a["attempt"], a["status_code"]) for a in first] == [(1, None)]
+        assert (
+            first[0]["error"] == "AddressRefused: hooks.example.test resolves to 127.0.0.1, an address ig does not call"
+        )
+        assert (
+            mixed[0]["error"] == "AddressRefused: mixed.example.test resolves to 10.0.0.7, an address ig does not call"
+        )
+        await asyncio.sleep(0.2)
+        assert raw.connections == []
+
+        await callbacks.deliver(replace(public_only, settings=ig.runtime.deps.settings), callback_ids[0], 1)
+        [hello] = raw.connections  # a TLS ClientHello, to the checked address, naming the host
+        assert b"hooks.example.test" in hello
+        second = ig.rows("SELECT * FROM callback_attempts WHERE callback_id = ? AND attempt = 2", (callback_ids[0],))
+        assert second[0]["status_code"] is None and second[0]["error"].startswith("ConnectionError")
+    finally:
+        await client.aclose()
+        raw.stop()

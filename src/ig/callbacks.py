@@ -11,19 +11,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import random
 import time
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from ig import delivery
+from ig import addresses, delivery
 from ig.deps import Deps, isoformat
 from ig.errors import NotFound
-from ig.ports import Row, Statement
+from ig.ports import HttpResponse, Row, Statement
 from ig.settings import Settings
 from ig.views import job_view
 
@@ -103,25 +103,33 @@ def artifact_event(job_id: str, artifact_id: str, now: str) -> Statement:
 
 
 def url_problem(url: str, settings: Settings) -> str | None:
-    """Why ig will not call ``url``, or None. https only; plain http to loopback in local mode."""
+    """Why ig will not call ``url``, or None: https to a public host; in local mode also
+    loopback, by plain http too (see ``ig.addresses`` for what counts as public)."""
+    if any(c <= " " or c in "\\\x7f" for c in url):
+        return "may not contain spaces, control characters or backslashes"  # parsers disagree on them
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         return "not a valid URL"
-    if not host or parts.scheme not in ("https", "http"):
+    if not parts.hostname or parts.scheme not in ("https", "http"):
         return "must be an https:// URL"
-    if parts.username or parts.password:
+    if "@" in parts.netloc:
         return "may not carry credentials; put a secret in the path or verify the signature"
+    raw_host = parts.netloc
+    if ":" in raw_host and not raw_host.endswith("]"):
+        raw_host = raw_host.rpartition(":")[0]  # the port, checked above
+    try:
+        host = addresses.parse_host(raw_host)
+    except ValueError as exc:
+        return f"not a valid URL: {exc}"
+    problem = addresses.host_problem(host, allow_loopback=settings.local_mode)
+    if problem is not None:
+        return problem
     if parts.scheme == "http":
         if not settings.local_mode:
             return "must be https (plain http only to localhost when ig runs locally)"
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
+        if not host.is_loopback:
             return "plain http is allowed only to localhost"
     return None
 
@@ -171,13 +179,7 @@ async def deliver(deps: Deps, callback_id: str, attempt: int) -> None:
     guard = isoformat(moment + timedelta(seconds=REQUEUE_AFTER_SECONDS))
     if not await deps.db.run(CLAIM_ATTEMPT, [callback_id, attempt, guard, isoformat(moment)]):
         return
-    body = row["body"]
-    if body is None:
-        await deps.db.run(FREEZE_BODY, [callback_id, await event_body(deps, row)])
-        frozen = await deps.db.first(SELECT_CALLBACK, [callback_id])
-        assert frozen is not None
-        body = frozen["body"]
-    status, latency_ms, error = await _post(deps, row, body.encode("utf-8"))
+    status, latency_ms, error = await _attempt(deps, row)
     now = deps.now()
     number = attempt + 1
     await deps.db.run(INSERT_ATTEMPT, [callback_id, number, row["job_id"], now, status, latency_ms, error])
@@ -197,8 +199,33 @@ async def deliver(deps: Deps, callback_id: str, attempt: int) -> None:
     await deps.queue.send(message, delay_seconds=delay)
 
 
+async def give_up(deps: Deps, callback_id: str, job_id: str) -> None:
+    """Mark an event failed whose queue message was dead-lettered. Its job is not touched: a
+    consumer's endpoint (or ig's delivery of it) failing says nothing about the job."""
+    if await deps.db.run(MARK_FAILED, [callback_id, deps.now()]):
+        deps.log.error("job %s: callback %s failed: its queue message was dead-lettered", job_id, callback_id)
+
+
+async def _attempt(deps: Deps, row: Row) -> tuple[int | None, int, str | None]:
+    """Make the claimed attempt; (status, latency in ms, error). It never raises for anything
+    the receiver or the network does: every claimed attempt is logged and counts toward the
+    give-up, or the schedule would restart with each sweeper re-queue and never end."""
+    body = row["body"]
+    if body is None:
+        try:
+            await deps.db.run(FREEZE_BODY, [row["id"], await event_body(deps, row)])
+        except Exception as exc:  # noqa: BLE001 - recorded as the attempt's error
+            deps.log.exception("job %s: could not build callback %s", row["job_id"], row["id"])
+            return None, 0, f"could not build the event: {_describe(exc)}"[:ERROR_SNIPPET]
+        frozen = await deps.db.first(SELECT_CALLBACK, [row["id"]])
+        assert frozen is not None
+        body = frozen["body"]
+    return await _post(deps, row, body.encode("utf-8"))
+
+
 async def _post(deps: Deps, row: Row, body: bytes) -> tuple[int | None, int, str | None]:
-    """POST the event; (status, latency in ms, error). Redirects are answers, never followed."""
+    """POST the event. Redirects are answers, never followed; an answer that breaks off or does
+    not decode is a failed attempt with the status that was received."""
     started = time.monotonic()
     problem = url_problem(row["url"], deps.settings)
     if problem is not None:
@@ -211,26 +238,50 @@ async def _post(deps: Deps, row: Row, body: bytes) -> tuple[int | None, int, str
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature(deps.settings.callback_keys, row["id"], timestamp, body),
     }
+    allow = partial(addresses.is_allowed, allow_loopback=deps.settings.local_mode)
     try:
-        response = await deps.http.send("POST", row["url"], headers=headers, body=body, timeout=SEND_TIMEOUT_SECONDS)
-    except (ConnectionError, TimeoutError, OSError) as exc:
-        return None, _ms_since(started), f"{type(exc).__name__}: {exc}"[:ERROR_SNIPPET]
+        response = await deps.http.send(
+            "POST", row["url"], headers=headers, body=body, timeout=SEND_TIMEOUT_SECONDS, allow_address=allow
+        )
+    except Exception as exc:  # noqa: BLE001 - recorded as the attempt's error
+        _log_unexpected(deps, row, exc)
+        return None, _ms_since(started), _describe(exc)[:ERROR_SNIPPET]
     try:
-        error = None
-        if not 200 <= response.status < 300:
-            snippet = bytearray()
-            async for chunk in response.iter_bytes():
-                snippet += chunk
-                if len(snippet) >= ERROR_SNIPPET:
-                    break
-            text = bytes(snippet[:ERROR_SNIPPET]).decode("utf-8", "replace")
-            error = f"HTTP {response.status}" + (
-                " (redirects are not followed)" if 300 <= response.status < 400 else ""
-            )
-            error += f": {text}" if text else ""
+        error = None if 200 <= response.status < 300 else await _answer_error(response)
+    except Exception as exc:  # noqa: BLE001 - recorded as the attempt's error
+        _log_unexpected(deps, row, exc)
+        error = f"HTTP {response.status}, then {_describe(exc)}"
     finally:
-        await response.aclose()
-    return response.status, _ms_since(started), error
+        try:
+            await response.aclose()
+        except Exception:  # noqa: BLE001 - the answer already decided the attempt
+            deps.log.warning(
+                "job %s: closing the answer to callback %s failed", row["job_id"], row["id"], exc_info=True
+            )
+    return response.status, _ms_since(started), error if error is None else error[:ERROR_SNIPPET]
+
+
+async def _answer_error(response: HttpResponse) -> str:
+    """``HTTP <status>`` and the start of the answer, for the delivery log."""
+    snippet = bytearray()
+    async for chunk in response.iter_bytes():
+        snippet += chunk
+        if len(snippet) >= ERROR_SNIPPET:
+            break
+    text = bytes(snippet[:ERROR_SNIPPET]).decode("utf-8", "replace")
+    error = f"HTTP {response.status}" + (" (redirects are not followed)" if 300 <= response.status < 400 else "")
+    return error + (f": {text}" if text else "")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _log_unexpected(deps: Deps, row: Row, exc: Exception) -> None:
+    """Network trouble is the receiver's business (it is in the delivery log); anything else is
+    a fault in ig worth a traceback."""
+    if not isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        deps.log.error("job %s: callback %s attempt raised", row["job_id"], row["id"], exc_info=exc)
 
 
 def _ms_since(started: float) -> int:

@@ -7,8 +7,9 @@ The shapes follow D1 and R2 so the Cloudflare adapters stay thin.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Protocol
 
 Row = dict[str, Any]
@@ -88,7 +89,11 @@ class HttpClient(Protocol):
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float = 60.0,
+        allow_address: Callable[[IPv4Address | IPv6Address], bool] | None = None,
     ) -> HttpResponse:
         """Send a request without following redirects; the caller reads and closes the response.
-        Transport failures raise ``ConnectionError`` (or ``TimeoutError``)."""
+        Transport failures, also while reading the body, raise ``ConnectionError`` (or
+        ``TimeoutError``). With ``allow_address``, a runtime that resolves names itself connects
+        only if every address the host resolves to is allowed (else ``ConnectionError`` before
+        anything is sent); one whose fetch resolves elsewhere says so and relies on the caller."""
         ...

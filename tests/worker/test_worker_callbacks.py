@@ -64,6 +64,35 @@ def test_without_local_mode_the_worker_refuses_plain_http_callbacks(ig, receiver
     assert ig.rows("SELECT id FROM jobs") == [] and ig.fake.tasks == {}
 
 
+SPELLINGS_OF_PRIVATE_ADDRESSES = [
+    "https://169.254.169.254/latest/meta-data/",
+    "https://10.0.0.1/hook",
+    "https://[::ffff:127.0.0.1]/hook",
+    "https://0x7f.1/hook",
+    "https://2130706433/hook",
+    "https://0177.0.0.1/hook",
+    "https://%31%32%37.0.0.1/hook",
+    "https://\uff11\uff10\uff0e\uff10\uff0e\uff10\uff0e\uff11/hook",
+    "https://[64:ff9b::a9fe:a9fe]/hook",
+    "https://[2002:c0a8:101::]/hook",
+    "https://[fd00::1]/hook",
+    "https://localhost./hook",
+    "https://hooks.localhost/hook",
+]
+
+
+def test_the_worker_refuses_callback_urls_to_private_addresses_in_any_spelling(ig):
+    ig.configure(IG_CALLBACK_SECRET=SECRET)
+    for url in SPELLINGS_OF_PRIVATE_ADDRESSES:
+        r = ig.submit({**image_job(1), "callback_url": url})
+        assert r.status == 422, (url, r.text)
+        [error] = r.json()["errors"]
+        assert error["field"] == "callback_url" and error["message"].startswith("may not point at"), (url, error)
+    assert ig.rows("SELECT id FROM jobs") == [] and ig.rows("SELECT id FROM callbacks") == []
+    assert ig.fake.tasks == {} and ig.h.queue_sent() == []
+    assert ig.submit({**image_job(1), "callback_url": "https://hooks.example.com/ig"}).status == 202
+
+
 def test_an_idempotency_key_in_d1_replays_the_first_job(ig):
     key = {"idempotency-key": "worker-order-1"}
     first = ig.submit(image_job(1), headers=key)

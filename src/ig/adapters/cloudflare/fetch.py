@@ -3,7 +3,8 @@ each hop), bodies stream chunk by chunk from the JS ReadableStream."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 import js
@@ -54,7 +55,12 @@ class FetchClient:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float = 60.0,
+        allow_address: Callable[[IPv4Address | IPv6Address], bool] | None = None,
     ) -> FetchResponse:
+        """``allow_address`` cannot be applied here: fetch resolves names on Cloudflare's network,
+        outside ig's control, and never tells the Worker which address it connects to. On this
+        runtime the caller's checks of the URL as written (IP literals in every spelling,
+        localhost) are the defence."""
         init: dict[str, Any] = {"method": method, "headers": dict(headers or {}), "redirect": "manual"}
         options = to_js_object(init)
         if body is not None:
