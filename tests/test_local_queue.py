@@ -114,3 +114,36 @@ async def test_the_consumer_outlives_a_batch_that_fails_to_settle(tmp_path):
     await asyncio.wait_for(queue.run(bad_decision_once, stop, idle_seconds=0.05), timeout=5)
     assert delivered == [("a", 1), ("a", 2), ("b", 2)]
     assert queue.pending() == 0
+
+
+async def test_a_killer_message_is_dead_lettered_and_dead_letters_come_one_per_batch(tmp_path):
+    """A message that kills every batch it is in takes its batch-mates to the dead-letter queue
+    (deliveries that die count as failures, as on Cloudflare); there each message is delivered
+    alone, so the healthy ones are handled, and the killer is dropped after its own retries."""
+    queue = SqliteQueue(tmp_path / "q.sqlite3", max_retries=1)
+    for name in ("killer", "healthy-1", "healthy-2"):
+        await queue.send({"job_id": name})
+    batches: list[list[tuple[str, str, int]]] = []
+
+    async def handler(name, body, attempts):
+        batches[-1].append((name, body["job_id"], attempts))
+        if body["job_id"] == "killer":
+            raise WorkerCrash()  # the whole batch dies, as an isolate out of memory does
+        return Ack()
+
+    for _ in range(10):
+        batches.append([])
+        try:
+            if not await queue.consume_once(handler):
+                break
+        except WorkerCrash:
+            pass
+    assert [b for b in batches if b] == [
+        [(JOBS_QUEUE, "killer", 1)],
+        [(JOBS_QUEUE, "killer", 2)],
+        [(DEAD_LETTER_QUEUE, "killer", 1)],
+        [(DEAD_LETTER_QUEUE, "killer", 2)],
+        [(DEAD_LETTER_QUEUE, "healthy-1", 1)],
+        [(DEAD_LETTER_QUEUE, "healthy-2", 1)],
+    ]
+    assert queue.pending() == 0

@@ -37,41 +37,50 @@ Decision = Ack | Retry
 
 async def handle_message(deps: Deps, queue: str, body: Any, attempts: int) -> Decision:
     """Handle one message; never raises. Unexpected errors are logged with the job id, noted on
-    the job, and the message is retried with backoff until the queue dead-letters it."""
+    the job (callback trouble never is: it lives in the delivery log), and the message is
+    retried with backoff until the queue dead-letters it."""
     logs.working_on(body.get("job_id") if isinstance(body, dict) else None)
     if not isinstance(body, dict) or not isinstance(body.get("job_id"), str):
         deps.log.error("dropping a malformed queue message: %r", body)
         return Ack()
+    if queue == DEAD_LETTER_QUEUE:
+        return await dead_letter(deps, body, attempts)
     job_id = body["job_id"]
     try:
-        if queue == DEAD_LETTER_QUEUE:
-            await dead_letter(deps, body)
-        elif body.get("type") == "submit":
-            await resubmit(deps, job_id)
-        elif body.get("type") == "event":
-            await process_event(deps, job_id, str(body.get("event_id")))
-        elif body.get("type") == "poll":
-            await poll(deps, job_id, int(body.get("seq", 0)))
-        elif body.get("type") == "callback":
-            await callbacks.deliver(deps, str(body.get("callback_id")), int(body.get("attempt", 0)))
-        else:
-            deps.log.error("job %s: dropping a queue message of unknown type %r", job_id, body.get("type"))
-            return Ack()
-        await callbacks.enqueue_new(deps, job_id)
-        return Ack()
-    except MediaRefused as exc:
-        deps.log.warning("job %s: %s", job_id, exc.detail)
-        await jobs.fail_job(deps.db, job_id, {"code": exc.code, "message": exc.detail}, deps.now())
-        await callbacks.enqueue_new(deps, job_id)
+        await _process(deps, body)
         return Ack()
     except Exception as exc:  # noqa: BLE001 - every failure is logged, recorded and retried
         deps.log.exception("job %s: %s message failed (attempt %d)", job_id, body.get("type"), attempts)
-        error = {"code": "processing_error", "message": f"{type(exc).__name__}: {exc}", "attempts": attempts}
-        try:
-            await jobs.note_error(deps.db, job_id, error, deps.now())
-        except Exception:  # noqa: BLE001 - the database itself may be what failed
-            deps.log.exception("job %s: could not record the error", job_id)
+        if body.get("type") != "callback":
+            error = {"code": "processing_error", "message": f"{type(exc).__name__}: {exc}", "attempts": attempts}
+            try:
+                await jobs.note_error(deps.db, job_id, error, deps.now())
+            except Exception:  # noqa: BLE001 - the database itself may be what failed
+                deps.log.exception("job %s: could not record the error", job_id)
         return Retry(backoff_seconds(attempts, cap=600))
+
+
+async def _process(deps: Deps, body: dict[str, Any]) -> None:
+    """What a message asks for, done once; raises what it could not do. A refused media host
+    fails the job here, as retrying cannot change the answer."""
+    job_id = body["job_id"]
+    kind = body.get("type")
+    try:
+        if kind == "submit":
+            await resubmit(deps, job_id)
+        elif kind == "event":
+            await process_event(deps, job_id, str(body.get("event_id")))
+        elif kind == "poll":
+            await poll(deps, job_id, int(body.get("seq", 0)))
+        elif kind == "callback":
+            await callbacks.deliver(deps, str(body.get("callback_id")), int(body.get("attempt", 0)))
+        else:
+            deps.log.error("job %s: dropping a queue message of unknown type %r", job_id, kind)
+            return
+    except MediaRefused as exc:
+        deps.log.warning("job %s: %s", job_id, exc.detail)
+        await jobs.fail_job(deps.db, job_id, {"code": exc.code, "message": exc.detail}, deps.now())
+    await callbacks.enqueue_new(deps, job_id)
 
 
 async def resubmit(deps: Deps, job_id: str) -> None:
@@ -117,19 +126,44 @@ async def poll(deps: Deps, job_id: str, seq: int) -> None:
         await start_polling(deps, job_id, POLL_DELAYS[min(seq, len(POLL_DELAYS) - 1)])
 
 
-async def dead_letter(deps: Deps, body: dict[str, Any]) -> None:
-    """A message the consumer gave up on: fail its job with the last error it recorded."""
+async def dead_letter(deps: Deps, body: dict[str, Any], attempts: int) -> Decision:
+    """A message the main queue gave up on. A message that killed its whole invocation (out of
+    memory, the CPU limit) took the healthy messages of its batch down with it, so each gets one
+    last attempt here, alone (the dead-letter consumer takes batches of one). Only if that
+    raises, or died too (a second delivery here), is the message's work failed: a callback is
+    marked failed, any other step fails its job with the last error recorded."""
+    job_id = body["job_id"]
+    if attempts == 1:
+        try:
+            await _process(deps, body)
+            deps.log.warning("job %s: dead-lettered %s message succeeded on its last attempt", job_id, body.get("type"))
+            return Ack()
+        except Exception:  # noqa: BLE001 - logged; the message's work is failed below
+            deps.log.exception("job %s: dead-lettered %s message failed its last attempt", job_id, body.get("type"))
+    try:
+        if body.get("type") == "callback":
+            await callbacks.give_up(deps, str(body.get("callback_id")), job_id)
+        else:
+            await _fail_dead_lettered(deps, body)
+    except Exception:  # noqa: BLE001 - retried until the dead-letter queue drops it
+        deps.log.exception("job %s: could not settle a dead-lettered %s message", job_id, body.get("type"))
+        return Retry(backoff_seconds(attempts, cap=600))
+    return Ack()
+
+
+async def _fail_dead_lettered(deps: Deps, body: dict[str, Any]) -> None:
     job = await jobs.load_job(deps.db, body["job_id"])
     if job is None or jobs.is_terminal(job):
         return
     last = json.loads(job["last_error"]) if job["last_error"] else None
     error = {
         "code": "dead_lettered",
-        "message": f"ig gave up on a {body.get('type')} step after repeated failures",
+        "message": f"ig gave up on the job's {body.get('type')} message after repeated failures",
         "last_error": last,
     }
     await jobs.fail_job(deps.db, job["id"], error, deps.now())
     deps.log.error("job %s failed: %s message dead-lettered (%s)", job["id"], body.get("type"), last)
+    await callbacks.enqueue_new(deps, job["id"])
 
 
 async def _note_activity(deps: Deps, job_id: str) -> None:

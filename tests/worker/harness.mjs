@@ -9,7 +9,7 @@
 // Usage:  node tests/worker/harness.mjs '<config JSON>'
 // Config: {"src": "/abs/src", "module": "entry", "class": "Default",
 //          "wheels": ["/abs/x.whl", ...], "vars": {"NAME": "value"},
-//          "max_retries": 5, "max_batch_size": 10, "dlq_max_retries": 5,
+//          "max_retries": 5, "max_batch_size": 10, "dlq_max_retries": 5, "dlq_max_batch_size": 1,
 //          "compat_flags": {"python_request_headers_preserve_commas": true},
 //          "relaxed": {"fetch": true, "queue": false, "scheduled": false},
 //          "persist": null | "/abs/dir"}
@@ -46,6 +46,7 @@ const DLQ = "ig-jobs-dlq";
 const MAX_RETRIES = cfg.max_retries ?? 5;
 const DLQ_MAX_RETRIES = cfg.dlq_max_retries ?? 5;
 const MAX_BATCH_SIZE = cfg.max_batch_size ?? 10;
+const DLQ_MAX_BATCH_SIZE = cfg.dlq_max_batch_size ?? MAX_BATCH_SIZE;
 const RELAXED = { fetch: true, queue: false, scheduled: false, ...(cfg.relaxed ?? {}) };
 // Compat flags the SDK reads (values for compatibility_date 2026-04-22).
 const COMPAT_FLAGS = { ...DEFAULT_COMPAT_FLAGS, ...(cfg.compat_flags ?? {}) };
@@ -114,7 +115,7 @@ const mf = new Miniflare({
   queueProducers: { JOBS: { queueName: QUEUE }, JOBS_DLQ: { queueName: DLQ } },
   queueConsumers: {
     [QUEUE]: { maxBatchSize: MAX_BATCH_SIZE, maxBatchTimeout: 1, maxRetries: MAX_RETRIES, deadLetterQueue: DLQ },
-    [DLQ]: { maxBatchSize: MAX_BATCH_SIZE, maxBatchTimeout: 1, maxRetries: DLQ_MAX_RETRIES },
+    [DLQ]: { maxBatchSize: DLQ_MAX_BATCH_SIZE, maxBatchTimeout: 1, maxRetries: DLQ_MAX_RETRIES },
   },
   d1Persist: persist && path.join(persist, "d1"),
   r2Persist: persist && path.join(persist, "r2"),
@@ -231,8 +232,8 @@ function wrapR2(r2) {
 const queues = { [QUEUE]: [], [DLQ]: [] };
 const sentLog = []; // every message the Worker sent, in order, for assertions
 const queueConfig = {
-  [QUEUE]: { maxRetries: MAX_RETRIES, dlq: DLQ },
-  [DLQ]: { maxRetries: DLQ_MAX_RETRIES, dlq: null },
+  [QUEUE]: { maxRetries: MAX_RETRIES, dlq: DLQ, maxBatchSize: MAX_BATCH_SIZE },
+  [DLQ]: { maxRetries: DLQ_MAX_RETRIES, dlq: null, maxBatchSize: DLQ_MAX_BATCH_SIZE },
 };
 
 function enqueue(queueName, body, opts = {}, source = "worker") {
@@ -589,7 +590,7 @@ function takeBatch(queueName, maxBatchSize, respectDelays) {
 }
 
 async function deliverBatch(queueName, opts = {}) {
-  const maxBatchSize = opts.max_batch_size ?? MAX_BATCH_SIZE;
+  const maxBatchSize = opts.max_batch_size ?? queueConfig[queueName].maxBatchSize;
   const batch = takeBatch(queueName, maxBatchSize, !!opts.respect_delays);
   if (batch.length === 0) return null;
   const st = { explicit: new Map(), all: null };

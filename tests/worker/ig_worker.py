@@ -9,6 +9,7 @@ unless the API answer itself is what is being checked.
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,23 @@ def image_job(results: int = 2, **changes: Any) -> dict[str, Any]:
     return {**IMAGE_JOB, "params": {**IMAGE_JOB["params"], "numberResults": results}, **changes}
 
 
+def wrangler_queue_settings() -> dict[str, int]:
+    """The queue consumers' batch sizes and retries as wrangler.toml deploys them."""
+    consumers = {c["queue"]: c for c in tomllib.loads((REPO / "wrangler.toml").read_text())["queues"]["consumers"]}
+    main = consumers["ig-jobs"]
+    dead = consumers[main["dead_letter_queue"]]
+    return {
+        "max_batch_size": main["max_batch_size"],
+        "max_retries": main["max_retries"],
+        "dlq_max_batch_size": dead["max_batch_size"],
+        "dlq_max_retries": dead["max_retries"],
+    }
+
+
 def start_harness(paths, **kwargs: Any) -> WorkerHarness:
-    """A harness on ig's real src/ with the schema applied from src/ig/migrations/, as D1 would."""
-    h = WorkerHarness(SRC, paths=paths, **kwargs).start()
+    """A harness on ig's real src/ with the schema applied from src/ig/migrations/, as D1 would,
+    and the queues configured as in wrangler.toml unless ``kwargs`` say otherwise."""
+    h = WorkerHarness(SRC, paths=paths, **{**wrangler_queue_settings(), **kwargs}).start()
     for migration in MIGRATIONS:
         h.apply_sql(path=migration)
     return h

@@ -5,15 +5,25 @@ over the limits. Everything is checked in Miniflare's D1/R2/queues, read from No
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from callback_receiver import CallbackReceiver
 
 from .ig_worker import IMAGE_JOB, image_job
 
 AUTH = {"authorization": "Bearer s3cret-token"}
+SECRET = "whsec_" + base64.b64encode(b"worker callback key").decode()
+
+
+@pytest.fixture
+def receiver():
+    found = CallbackReceiver().start()
+    yield found
+    found.stop()
 
 
 def _messages(report: dict) -> list[dict]:
@@ -87,6 +97,62 @@ def test_a_dead_lettered_message_for_a_finished_job_changes_nothing(ig):
     [m] = ig.h.queue("ig-jobs-dlq")["messages"]
     assert m["outcome"] == "acked"
     assert ig.job(job_id)["status"] == "succeeded" and ig.error(job_id) is None
+
+
+# D1 fails every read of one callback row (a port fault): its queue message raises each time.
+FAIL_CALLBACK_READS = """
+from ig import callbacks
+from ig.adapters.cloudflare import d1
+
+real = getattr(d1.D1Database, "_real_first", d1.D1Database.first)
+
+
+async def first(self, sql, params=()):
+    if sql == callbacks.SELECT_CALLBACK:
+        raise RuntimeError("D1_ERROR: callbacks unavailable")
+    return await real(self, sql, params)
+
+
+d1.D1Database._real_first = real
+d1.D1Database.first = first
+"""
+UNPATCH_FIRST = """
+from ig.adapters.cloudflare import d1
+
+d1.D1Database.first = d1.D1Database.__dict__.get("_real_first", d1.D1Database.first)
+"""
+
+
+def test_a_dead_lettered_callback_fails_the_callback_never_its_running_job(ig, receiver):
+    ig.configure(IG_CALLBACK_SECRET=SECRET, IG_LOCAL_MODE="1")
+    body = {**image_job(2), "callback_url": receiver.url, "callback_events": ["artifact.stored", "job.succeeded"]}
+    job_id = ig.submitted(body)
+    first, second = ig.fake.results_for(ig.task(job_id))
+    assert ig.webhook(job_id, first).status == 200
+    ig.h.eval_python(FAIL_CALLBACK_READS)
+    try:
+        report = ig.drain()
+    finally:
+        ig.h.eval_python(UNPATCH_FIRST)
+    sent = [m for b in report["batches"] for m in b["messages"] if m["body"]["type"] == "callback"]
+    assert [(m["attempts"], m["fate"]) for m in sent] == [(n, "requeued") for n in range(1, 6)] + [
+        (6, "dead_lettered:ig-jobs-dlq"),
+        (1, "done"),  # its last attempt in the dead-letter queue failed too
+    ]
+    job = ig.job(job_id)
+    assert (job["status"], job["error"], job["last_error"]) == ("submitted", None, None)
+    [dead] = ig.rows("SELECT * FROM callbacks WHERE job_id = ?", job_id)
+    assert (dead["event"], dead["status"], dead["attempts"]) == ("artifact.stored", "failed", 0)
+    assert receiver.received == []
+
+    assert ig.webhook(job_id, second).status == 200  # the job goes on, and so do its other events
+    ig.drain()
+    job = ig.job(job_id)
+    assert (job["status"], job["error"], job["last_error"]) == ("succeeded", None, None)
+    assert [a["arrived_after"] for a in ig.artifacts(job_id)] == [None, None]
+    assert sorted(r.json()["type"] for r in receiver.received) == ["artifact.stored", "job.succeeded"]
+    statuses = {(r["event"], r["status"]) for r in ig.rows("SELECT * FROM callbacks WHERE job_id = ?", job_id)}
+    assert statuses == {("artifact.stored", "failed"), ("artifact.stored", "delivered"), ("job.succeeded", "delivered")}
 
 
 def test_malformed_queue_messages_are_acked_and_dropped(ig):

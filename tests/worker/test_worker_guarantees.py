@@ -293,6 +293,88 @@ def test_guarantee_3_on_the_worker_a_poison_message_fails_its_job_and_holds_up_n
     )
 
 
+# Makes handling one job's message kill the whole invocation, as running out of memory or CPU
+# does: the download of ``doomed`` (a media URL) raises an exception no handler catches, before
+# anything of that result is written. ``UNPATCH_FETCH`` puts the real fetch back.
+KILL_ON_DOWNLOAD = """
+import json
+
+from ig.adapters.cloudflare import fetch
+
+(doomed,) = json.loads(ARGS)
+
+
+class IsolateDied(BaseException):
+    pass
+
+
+real = getattr(fetch.FetchClient, "_real_send", fetch.FetchClient.send)
+
+
+async def send(self, method, url, **kwargs):
+    if url == doomed:
+        raise IsolateDied("the isolate ran out of memory")
+    return await real(self, method, url, **kwargs)
+
+
+fetch.FetchClient._real_send = real
+fetch.FetchClient.send = send
+"""
+UNPATCH_FETCH = """
+from ig.adapters.cloudflare import fetch
+
+fetch.FetchClient.send = fetch.FetchClient.__dict__.get("_real_send", fetch.FetchClient.send)
+"""
+
+
+def test_guarantee_3_on_the_worker_a_message_that_kills_its_invocation_fails_only_its_own_job(ig, figure):
+    # Each batch it is in dies, so the healthy messages behind it are never settled and go to
+    # the dead-letter queue with it; there each gets a last attempt alone.
+    jobs = [ig.submitted(image_job(1)) for _ in range(4)]
+    killer, healthy = jobs[1], [jobs[0], *jobs[2:]]
+    for job_id in jobs:
+        ig.deliver_results(job_id)
+    [item] = ig.fake.results_for(ig.task(killer))
+    _eval(ig, KILL_ON_DOWNLOAD, item["imageURL"])
+    try:
+        report = ig.h.drain()
+    finally:
+        _eval(ig, UNPATCH_FETCH)
+    assert report["remaining"] == {"ig-jobs": 0, "ig-jobs-dlq": 0}
+    main = [b for b in report["batches"] if b["queue"] == "ig-jobs"]
+    dead = [b for b in report["batches"] if b["queue"] == "ig-jobs-dlq"]
+    assert [len(b["messages"]) for b in main] == [4] + [3] * 5
+    assert all("IsolateDied" in b["exception"]["error"] for b in main)
+    taken_down = [(m["body"]["job_id"], m["attempts"], m["fate"]) for m in _messages({"batches": main})]
+    assert [m for m in taken_down if m[0] != killer] == [(jobs[0], 1, "done")] + [
+        (job_id, attempt, "requeued" if attempt < 6 else "dead_lettered:ig-jobs-dlq")
+        for attempt in range(1, 7)
+        for job_id in jobs[2:]
+    ]
+    in_dlq = [(b["messages"][0]["body"]["job_id"], b["messages"][0]["attempts"]) for b in dead]
+    assert all(len(b["messages"]) == 1 for b in dead)  # one per invocation, as wrangler.toml says
+    assert in_dlq == [(killer, 1), (jobs[2], 1), (jobs[3], 1), (killer, 2)]
+    assert [b["exception"] is not None for b in dead] == [True, False, False, False]
+
+    assert [ig.job(j)["status"] for j in healthy] == ["succeeded"] * 3
+    assert [ig.error(j) for j in healthy] == [None] * 3
+    assert ig.job(killer)["status"] == "failed"
+    assert ig.error(killer) == {
+        "code": "dead_lettered",
+        "message": "ig gave up on the job's event message after repeated failures",
+        "last_error": None,  # it never got as far as raising: each attempt ended the invocation
+    }
+    assert ig.artifacts(killer) == []
+    artifacts = _check_outputs(ig, healthy)
+    assert len(artifacts) == 3 and all(a["arrived_after"] is None for a in artifacts)
+    figure(
+        "guarantee 3 (Worker)",
+        "a message that kills its invocation, batched with 3 healthy ones: 2 of them dead-lettered with it, "
+        "each then handled alone in the dead-letter queue; 3 healthy jobs succeeded with 3 artifacts and R2 objects, "
+        "only the killer's job failed (dead_lettered)",
+    )
+
+
 # ---------------------------------------------------------------------------------------------- 9
 
 

@@ -77,6 +77,7 @@ class WorkerHarness:
         vars: dict[str, str] | None = None,  # noqa: A002 - wrangler's name
         max_retries: int = 5,
         dlq_max_retries: int = 5,
+        dlq_max_batch_size: int | None = None,  # None: max_batch_size
         max_batch_size: int = 10,
         module: str = "entry",
         class_name: str = "Default",
@@ -97,6 +98,7 @@ class WorkerHarness:
             "vars": dict(vars or {}),
             "max_retries": max_retries,
             "dlq_max_retries": dlq_max_retries,
+            "dlq_max_batch_size": dlq_max_batch_size or max_batch_size,
             "max_batch_size": max_batch_size,
             "compat_flags": dict(compat_flags or {}),
             "relaxed": dict(relaxed or {}),

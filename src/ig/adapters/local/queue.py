@@ -1,6 +1,7 @@
 """A durable queue in SQLite with Cloudflare Queues' semantics: at-least-once delivery in
 batches, per-message ack or retry with a delay, ``attempts`` counted from 1, and after
-``max_retries`` retries a message moves to the dead-letter queue, which is consumed too.
+``max_retries`` retries (asked for, or deliveries whose batch died) a message moves to the
+dead-letter queue, which is consumed too, one message per batch.
 
 A message being handled is leased. When a batch ends early (the handler was cancelled or
 interrupted, or settling failed), the messages it had not settled are released at once, as
@@ -69,13 +70,33 @@ class SqliteQueue:
         return row[0]
 
     def _claim(self, limit: int) -> list[tuple[int, str, str, int]]:
+        """Lease the next batch: up to ``limit`` messages of the queue whose message is due first.
+        Dead letters come one per batch (wrangler.toml's ``max_batch_size = 1`` for the DLQ), so
+        a message that kills its batch can only take itself down."""
         now = time.time()
         self._conn.execute("BEGIN IMMEDIATE")
         try:
+            # A message whose last allowed delivery ended without being settled (its batch died)
+            # has failed as often as one that asked to be retried: on to the dead-letter queue,
+            # or, already there, dropped, as Cloudflare does.
+            self._conn.execute(
+                "UPDATE messages SET queue = ?, attempts = 0, visible_at = ?"
+                " WHERE leased = 0 AND queue = ? AND attempts > ?",
+                (DEAD_LETTER_QUEUE, now, self.queue, self.max_retries),
+            )
+            self._conn.execute(
+                "DELETE FROM messages WHERE leased = 0 AND queue = ? AND attempts > ?",
+                (DEAD_LETTER_QUEUE, self.max_retries),
+            )
+            first = self._conn.execute(
+                "SELECT queue FROM messages WHERE leased = 0 AND visible_at <= ? ORDER BY visible_at, id LIMIT 1",
+                (now,),
+            ).fetchone()
+            queue = first[0] if first else self.queue
             rows = self._conn.execute(
-                "SELECT id, queue, body, attempts FROM messages WHERE leased = 0 AND visible_at <= ?"
+                "SELECT id, queue, body, attempts FROM messages WHERE leased = 0 AND visible_at <= ? AND queue = ?"
                 " ORDER BY visible_at, id LIMIT ?",
-                (now, limit),
+                (now, queue, 1 if queue == DEAD_LETTER_QUEUE else limit),
             ).fetchall()
             self._conn.executemany(
                 "UPDATE messages SET leased = 1, attempts = attempts + 1 WHERE id = ?",
