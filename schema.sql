@@ -12,7 +12,7 @@ CREATE TABLE jobs (
     model TEXT NOT NULL,
     params TEXT NOT NULL,                 -- JSON, the consumer's parameters
     metadata TEXT NOT NULL,               -- JSON, opaque to ig
-    request TEXT NOT NULL,                -- JSON, the request body as received
+    request TEXT NOT NULL,                -- JSON, the request body as received ('' when request_blob_key is set)
     provider_request TEXT NOT NULL,       -- JSON, the exact task sent (webhook token redacted)
     provider_task_id TEXT NOT NULL,
     webhook_token TEXT,                   -- the per-job secret in the webhook URL; NULL when polling
@@ -33,7 +33,8 @@ CREATE TABLE jobs (
     timeout_seconds INTEGER,              -- the job's deadline, from created_at
     cancelled_at TEXT,
     callback_url TEXT,                    -- where ig POSTs the job's events, if anywhere
-    callback_events TEXT                  -- JSON list of the events wanted
+    callback_events TEXT,                 -- JSON list of the events wanted
+    request_blob_key TEXT                 -- where the blob store keeps a request body over 64 KiB
 );
 CREATE INDEX jobs_by_created ON jobs (created_at);
 CREATE INDEX jobs_by_model ON jobs (model, seq);

@@ -6,10 +6,13 @@ refusal is a 422 naming the field, and leaves every table, blob and the provider
 from __future__ import annotations
 
 import json
+import tracemalloc
 from typing import Any
 
 import pytest
 from test_service import MOCK_JOB
+
+from ig.settings import Settings
 
 JSON = {"content-type": "application/json"}
 
@@ -92,3 +95,78 @@ async def test_half_a_surrogate_pair_is_refused_and_a_whole_one_is_a_character(i
     paired = json.dumps(MOCK_JOB).replace('"positivePrompt": "x"', '"positivePrompt": "a \\ud83d\\ude00"')
     response = await ig.client.post("/v1/jobs", content=paired.encode(), headers=JSON)
     assert response.status_code == 202 and response.json()["params"]["positivePrompt"] == "a \U0001f600"
+
+
+def mock_preset(params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"model": "mock", "provider": "mock", "task": "imageInference", "params": params, **extra}
+
+
+async def test_a_preset_repeating_a_variable_past_the_task_limit_is_refused_before_it_is_filled(ig):
+    # 8,000 copies of {a} in a 24 KB preset, and a 5 KB variable: 40 MB of parameters if filled.
+    template = {"positivePrompt": "x", "styles": ["{a}"] * 8000, "note": "{b}"}
+    assert (await ig.client.put("/v1/presets/many", json=mock_preset(template))).status_code == 201
+    before, blobs = tables(ig), sorted(p.name for p in (ig.data_dir / "blobs").rglob("*"))
+    tracemalloc.start()
+    try:
+        response = await ig.submit({"preset": "many", "variables": {"a": "y" * 5000, "b": "small"}})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("variables.a", "task_too_large")
+    assert "preset many uses {a} 8000 times" in error["message"] and "262144" in error["message"]
+    assert peak < 8 * 1024 * 1024  # nothing was filled in: not 40 MB of parameters and their copies
+    assert tables(ig) == before and sorted(p.name for p in (ig.data_dir / "blobs").rglob("*")) == blobs
+
+    # Two variables that only together are too large are both named, the larger first.
+    response = await ig.submit({"preset": "many", "variables": {"a": "y" * 20, "b": "z" * 300_000}})
+    assert [e["field"] for e in response.json()["errors"]] == ["variables.b"]
+    response = await ig.submit({"preset": "many", "variables": {"a": "y" * 20, "b": "z" * 60_000}})
+    assert response.status_code == 202, response.text  # 8000 x 24 + 60 KB, just inside 256 KiB
+    assert len(json.dumps(response.json()["params"])) <= 262_144
+
+
+async def test_parameters_and_metadata_have_size_limits_and_a_large_request_is_kept_in_the_blob_store(start_ig):
+    ig = await start_ig(None, webhooks=False, max_task_bytes=300_000)
+    before = tables(ig)
+    too_big = {
+        **MOCK_JOB,
+        "params": {**MOCK_JOB["params"], "inputs": {"image": "data:image/png;base64," + "A" * 300_000}},
+    }
+    response = await ig.submit(too_big)
+    assert response.status_code == 422 and [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("params", "task_too_large")
+    ]
+    response = await ig.submit({**MOCK_JOB, "metadata": {"pad": "m" * 70_000}})
+    assert response.status_code == 422 and [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("metadata", "too_large")
+    ]
+    assert (
+        await ig.client.put("/v1/presets/fat", json=mock_preset({"positivePrompt": "x", "pad": "p" * 300_000}))
+    ).status_code == 422
+    meta = mock_preset({"positivePrompt": "x"}, metadata={"house": "h" * 40_000})
+    assert (await ig.client.put("/v1/presets/meta", json=meta)).status_code == 201
+    response = await ig.submit({"preset": "meta", "metadata": {"own": "o" * 40_000}})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "metadata"
+    assert "with preset meta's" in response.json()["errors"][0]["message"]
+    before.update({k: v for k, v in tables(ig).items() if k.startswith("preset")})
+    assert tables(ig) == before
+
+    fits = {**MOCK_JOB, "params": {**MOCK_JOB["params"], "inputs": {"image": "data:image/png;base64," + "A" * 290_000}}}
+    body = json.dumps(fits).encode()
+    response = await ig.client.post("/v1/jobs", content=body, headers=JSON)
+    assert response.status_code == 202, response.text
+    [row] = ig.rows("SELECT request, request_blob_key FROM jobs WHERE id = ?", (response.json()["id"],))
+    assert row == {"request": "", "request_blob_key": f"requests/{response.json()['id']}.json"}
+    assert (ig.data_dir / "blobs" / row["request_blob_key"]).read_bytes() == body
+    small = await ig.client.post("/v1/jobs", content=json.dumps(MOCK_JOB).encode(), headers=JSON)
+    [row] = ig.rows("SELECT request, request_blob_key FROM jobs WHERE id = ?", (small.json()["id"],))
+    assert row == {"request": json.dumps(MOCK_JOB), "request_blob_key": None}
+
+
+def test_the_task_limit_setting_stays_within_what_a_d1_row_holds():
+    assert Settings.from_mapping({"IG_MAX_TASK_BYTES": "900000"}).max_task_bytes == 900_000
+    for value in ("900001", "10"):
+        with pytest.raises(ValueError, match="IG_MAX_TASK_BYTES must be 1024 to 900000"):
+            Settings.from_mapping({"IG_MAX_TASK_BYTES": value})

@@ -26,8 +26,8 @@ INSERT_JOB = """
 INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,
                   provider_task_id, webhook_token, expected_results, created_at, deadline_at,
                   next_check_at, updated_at, model_alias, preset, preset_version, timeout_seconds, callback_url,
-                  callback_events)
-VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16, ?17, ?18, ?19)
+                  callback_events, request_blob_key)
+VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
 """
 INSERT_JOB_TAGS = "INSERT OR IGNORE INTO job_tags (job_id, tag) SELECT ?1, value FROM json_each(?2)"
 INDEX_JOB_TEXT = "INSERT INTO job_search (rowid, body) SELECT seq, ?2 FROM jobs WHERE id = ?1"
@@ -104,6 +104,7 @@ def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
                 row["timeout_seconds"],
                 row.get("callback_url"),
                 json.dumps(row["callback_events"]) if row.get("callback_url") else None,
+                row.get("request_blob_key"),
             ],
         ),
         (INSERT_JOB_TAGS, [row["id"], json.dumps(tags)]),

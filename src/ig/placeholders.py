@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Any
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]{0,63})\}")
@@ -23,6 +24,14 @@ def names_in(value: Any) -> set[str]:
     if isinstance(value, list):
         return set().union(*(names_in(v) for v in value))
     return set()
+
+
+def occurrences(value: Any) -> Counter[str]:
+    """How many times each placeholder appears anywhere in ``value``."""
+    if isinstance(value, str):
+        return Counter(m.group(1) for m in _TOKEN.finditer(value) if m.group(1))
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return sum((occurrences(v) for v in children), Counter())
 
 
 class MissingVariable(KeyError):

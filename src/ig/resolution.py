@@ -6,13 +6,14 @@ Nothing is recorded or spent here; every problem found is reported together in o
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ig import callbacks, model_catalogue, placeholders, presets, tasks
 from ig.errors import FieldError, ValidationFailed
 from ig.ports import Database
-from ig.schemas import MAX_TAGS, JobRequest, PresetRequest, parse_model
+from ig.schemas import MAX_TAGS, JobRequest, PresetRequest, metadata_errors, parse_model, task_size_errors
 from ig.settings import Settings
 
 
@@ -65,6 +66,11 @@ async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJo
             errors.append(FieldError(f"variables.{name}", f"preset {request.preset} has no {{{name}}}", "unused"))
         variables_ok = wanted <= request.variables.keys()
         if variables_ok:
+            # Checked before filling: a short template can repeat a large variable thousands of times.
+            oversized = _expansion_errors(request.preset, template, request.variables, settings.max_task_bytes)
+            errors += oversized
+            variables_ok = not oversized
+        if variables_ok:
             params = {**placeholders.fill(template, request.variables), **request.params}
         tags = list(dict.fromkeys([*preset_body.tags, *request.tags]))
         if len(tags) > MAX_TAGS:
@@ -72,11 +78,14 @@ async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJo
             errors.append(FieldError("tags", message, "too_many"))
         metadata = {**preset_body.metadata, **request.metadata}
 
+    errors += metadata_errors(metadata, request.preset)
     if model is None:
         errors.append(FieldError("model", "required: a model alias or a Runware AIR", "missing"))
         raise ValidationFailed(errors)
     choice = model_catalogue.choose_model(model, task, provider, errors)
     params = {**choice.defaults, **params}
+    if variables_ok:
+        errors += task_size_errors(params, request.preset, settings.max_task_bytes)
     if choice.task is not None and variables_ok:
         errors.extend(tasks.validate_params(choice.task, params))
     if errors:
@@ -97,6 +106,29 @@ async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJo
         callback_url=request.callback_url,
         callback_events=list(request.callback_events or callbacks.DEFAULT_EVENTS),
     )
+
+
+def _expansion_errors(
+    preset: str | None, template: dict[str, Any], variables: dict[str, Any], limit: int
+) -> list[FieldError]:
+    """The variables that would make the filled-in preset too large, largest share first, as
+    many as it takes to account for the excess; estimated without filling anything in."""
+    counts = placeholders.occurrences(template)
+    # Each "{name}" (as a whole string, or its text inside one) gives way to the value's JSON.
+    shares = {name: count * (len(json.dumps(variables[name])) - len(name) - 4) for name, count in counts.items()}
+    estimate = len(json.dumps(template)) + sum(shares.values())
+    excess = estimate - limit
+    errors = []
+    for name in sorted(shares, key=shares.__getitem__, reverse=True):
+        if excess <= 0:
+            break
+        message = (
+            f"preset {preset} uses {{{name}}} {counts[name]} times: filled in with this value its parameters "
+            f"would be about {estimate} bytes, over the {limit}-byte limit (IG_MAX_TASK_BYTES)"
+        )
+        errors.append(FieldError(f"variables.{name}", message, "task_too_large"))
+        excess -= shares[name]
+    return errors
 
 
 def _callback_errors(request: JobRequest, settings: Settings) -> list[FieldError]:

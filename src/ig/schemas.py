@@ -16,6 +16,8 @@ from ig.errors import FieldError, ValidationFailed
 from ig.runware import MAX_JSON_DEPTH, RESERVED_PARAMS, json_too_deep
 
 MAX_TAGS = 50
+MAX_METADATA_BYTES = 64 * 1024
+"""Metadata as JSON, a preset's and a job's together: it travels with every job view and callback."""
 MAX_TIMEOUT_SECONDS = 24 * 3600
 CallbackEvent = Literal["job.succeeded", "job.failed", "artifact.stored"]
 MAX_BATCH = 50
@@ -72,6 +74,32 @@ def _no_reserved(params: dict[str, Any]) -> dict[str, Any]:
 
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 TaskParams = Annotated[dict[str, Any], AfterValidator(_no_reserved)]
+
+
+def task_size(params: dict[str, Any]) -> int:
+    """A task's size as ig stores it and the provider receives it: its parameters as JSON."""
+    return len(json.dumps(params))
+
+
+def metadata_errors(metadata: dict[str, Any], preset: str | None = None) -> list[FieldError]:
+    size = len(json.dumps(metadata))
+    if size <= MAX_METADATA_BYTES:
+        return []
+    made = f"with preset {preset}'s, " if preset else ""
+    message = f"{made}metadata is {size} bytes as JSON; at most {MAX_METADATA_BYTES}"
+    return [FieldError("metadata", message, "too_large")]
+
+
+def task_size_errors(params: dict[str, Any], preset: str | None, limit: int) -> list[FieldError]:
+    size = task_size(params)
+    if size <= limit:
+        return []
+    made = f"with preset {preset} filled in, " if preset else ""
+    message = (
+        f"{made}the parameters are {size} bytes as JSON, over the {limit}-byte limit (IG_MAX_TASK_BYTES); "
+        'send large inputs as uploads ("artifact:<id>")'
+    )
+    return [FieldError("params", message, "task_too_large")]
 
 
 class JobRequest(BaseModel):

@@ -10,6 +10,8 @@ from typing import Any
 
 DEFAULT_RUNWARE_API_URL = "https://api.runware.ai/v1"
 DEFAULT_MEDIA_HOSTS = (".runware.ai",)
+MAX_TASK_BYTES_CEILING = 900_000
+"""Twice this, plus 64 KiB each of metadata and inline request body, fits a D1 row (2,000,000 bytes)."""
 JOBS_QUEUE = "ig-jobs"
 DEAD_LETTER_QUEUE = "ig-jobs-dlq"
 
@@ -33,6 +35,9 @@ class Settings:
     """The sweeper polls a submitted job that has heard nothing from the provider for this long."""
     max_webhook_bytes: int = 32 * 1024 * 1024
     max_request_bytes: int = 1024 * 1024
+    max_task_bytes: int = 256 * 1024
+    """Largest task (its parameters as JSON, presets filled in) a job may send; a job keeps it
+    twice in its database row, which D1 holds to 2 MB."""
     queue_max_retries: int = 5
     """Deliveries after the first before a message moves to the dead-letter queue (wrangler.toml)."""
     callback_secret: str | None = None
@@ -99,12 +104,18 @@ class Settings:
             job_timeout_seconds=integer("IG_JOB_TIMEOUT_SECONDS", 0) if text("IG_JOB_TIMEOUT_SECONDS") else None,
             quiet_seconds=integer("IG_QUIET_SECONDS", cls.quiet_seconds),
             max_webhook_bytes=integer("IG_MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
+            max_task_bytes=integer("IG_MAX_TASK_BYTES", cls.max_task_bytes),
             queue_max_retries=integer("IG_QUEUE_MAX_RETRIES", cls.queue_max_retries),
             callback_secret=text("IG_CALLBACK_SECRET"),
             callback_retry_seconds=_seconds_list(text("IG_CALLBACK_RETRY_SECONDS"), cls.callback_retry_seconds),
             local_mode=(text("IG_LOCAL_MODE") or "").lower() in ("1", "true", "yes"),
         )
         settings.callback_keys  # noqa: B018 - a malformed secret fails at start, not at the first event
+        if not 1024 <= settings.max_task_bytes <= MAX_TASK_BYTES_CEILING:
+            raise ValueError(
+                f"setting IG_MAX_TASK_BYTES must be 1024 to {MAX_TASK_BYTES_CEILING}: a job keeps its task twice "
+                "in one database row, and D1 holds at most 2,000,000 bytes per row"
+            )
         return settings
 
 
@@ -119,6 +130,7 @@ SETTING_NAMES = (
     "IG_JOB_TIMEOUT_SECONDS",
     "IG_QUIET_SECONDS",
     "IG_MAX_WEBHOOK_BYTES",
+    "IG_MAX_TASK_BYTES",
     "IG_QUEUE_MAX_RETRIES",
     "IG_CALLBACK_SECRET",
     "IG_CALLBACK_RETRY_SECONDS",

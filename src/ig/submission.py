@@ -12,9 +12,9 @@ from typing import Any
 from ig import callbacks, idempotency, jobs, lineage, logs, runware, tasks
 from ig.deps import Deps, isoformat
 from ig.errors import FieldError, ProviderRejected, ValidationFailed
-from ig.events import record_reply
+from ig.events import INLINE_BODY_LIMIT, one_chunk, record_reply
 from ig.mock import MockProvider
-from ig.ports import Row
+from ig.ports import Row, Statement
 from ig.providers import Outcome, Provider, RunwareProvider, classify
 from ig.resolution import resolve_job
 
@@ -105,17 +105,44 @@ async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.
         "callback_events": job.callback_events,
     }
     inputs = await lineage.check_references(deps, job_id, job.params)
+    raw_request = request_text.encode("utf-8")
+    if len(raw_request) > INLINE_BODY_LIMIT:  # kept beside the row, as large provider bodies are
+        row["request"], row["request_blob_key"] = "", f"requests/{job_id}.json"
+        await deps.blobs.put(
+            row["request_blob_key"],
+            one_chunk(raw_request),
+            content_type="application/json",
+            metadata={"job_id": job_id},
+        )
     statements = [*jobs.insert_job(row, job.tags), *inputs]
-    if key:
-        found = await idempotency.claim_with(deps.db, key, body_digest, job_id, moment, statements)
-        if found:
-            return Submitted(found["job_id"], replayed=True)
-    else:
-        await deps.db.batch(statements)
+    try:
+        found = await _record(deps, statements, key, body_digest, job_id, moment)
+    except BaseException:
+        await _drop_kept_request(deps, row)
+        raise
+    if found:
+        await _drop_kept_request(deps, row)  # the racing request's job is the one that stays
+        return Submitted(found["job_id"], replayed=True)
     recorded = await jobs.load_job(deps.db, job_id)
     assert recorded is not None
     await attempt_submit(deps, recorded, raise_rejection=True)
     return Submitted(job_id)
+
+
+async def _record(
+    deps: Deps, statements: list[Statement], key: idempotency.Key | None, body_digest: str, job_id: str, moment: Any
+) -> Row | None:
+    """Write the job; with a key, None when this request claimed it, or the earlier request's
+    record when a racing request made the job first (then nothing was written)."""
+    if key:
+        return await idempotency.claim_with(deps.db, key, body_digest, job_id, moment, statements)
+    await deps.db.batch(statements)
+    return None
+
+
+async def _drop_kept_request(deps: Deps, row: dict[str, Any]) -> None:
+    if row.get("request_blob_key"):
+        await deps.blobs.delete(row["request_blob_key"])
 
 
 def task_for(job: Row) -> dict[str, Any]:

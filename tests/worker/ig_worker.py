@@ -16,6 +16,8 @@ from typing import Any
 from fake_runware import FakeRunware
 from test_flow import IMAGE_JOB
 
+from ig.settings import SETTING_NAMES
+
 from .worker_harness import HarnessResponse, WorkerHarness
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,20 +25,6 @@ SRC = REPO / "src"
 MIGRATIONS = sorted((SRC / "ig" / "migrations").glob("*.sql"))
 BASE = "http://ig.test"
 
-SETTING_VARS = (
-    "RUNWARE_API_KEY",
-    "RUNWARE_API_URL",
-    "IG_PUBLIC_URL",
-    "IG_API_TOKEN",
-    "IG_MEDIA_HOSTS",
-    "IG_JOB_TIMEOUT_SECONDS",
-    "IG_QUIET_SECONDS",
-    "IG_MAX_WEBHOOK_BYTES",
-    "IG_QUEUE_MAX_RETRIES",
-    "IG_CALLBACK_SECRET",
-    "IG_CALLBACK_RETRY_SECONDS",
-    "IG_LOCAL_MODE",
-)
 
 CAPTION_JOB = {"task": "caption", "model": "runware:150@2", "params": {"inputs": {"image": "https://x/y.jpg"}}}
 
@@ -82,13 +70,13 @@ class IgWorker:
         keys = self.h.r2_keys()
         if keys:
             self.h.r2_delete(*keys)
-        self.configure(
-            RUNWARE_API_KEY=self.fake.api_key,
-            RUNWARE_API_URL=self.fake.url,
-            IG_MEDIA_HOSTS="127.0.0.1",
-            IG_PUBLIC_URL=BASE,
-            **{name: None for name in SETTING_VARS[3:] if name != "IG_MEDIA_HOSTS"},
-        )
+        defaults = {
+            "RUNWARE_API_KEY": self.fake.api_key,
+            "RUNWARE_API_URL": self.fake.url,
+            "IG_MEDIA_HOSTS": "127.0.0.1",
+            "IG_PUBLIC_URL": BASE,
+        }
+        self.configure(**{name: defaults.get(name) for name in SETTING_NAMES})  # every other setting unset
         self.configure(**vars)
 
     def tables(self) -> list[str]:

@@ -131,7 +131,7 @@ def test_the_cron_sweeper_fails_a_job_past_its_own_deadline(ig):
 
 def test_migration_0003_rebuilds_jobs_on_d1_without_losing_rows_or_references(make_worker):
     h = make_worker(SRC)
-    *before, last = MIGRATIONS
+    *before, last = [m for m in MIGRATIONS if m.name <= "0003_reliability.sql"]
     assert last.name == "0003_reliability.sql"
     for path in before:
         h.apply_sql(path=path)

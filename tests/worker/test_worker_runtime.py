@@ -52,7 +52,7 @@ def test_d1_schema_from_migrations_equals_schema_sql(ig):
         "0001_initial.sql",
         "0002_catalogue_presets.sql",
         "0003_reliability.sql",
-        "0004_tag_limit.sql",
+        "0004_limits.sql",
     ]
     d1 = _shape(ig.rows)
     canonical = _canonical_shape()

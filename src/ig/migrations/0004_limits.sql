@@ -13,3 +13,7 @@ WHEN (SELECT count(*) FROM job_tags WHERE job_id = NEW.job_id) >= 50
 BEGIN
     SELECT RAISE(ABORT, 'ig: at most 50 tags');
 END;
+
+-- A request body over 64 KiB is kept in the blob store, as large provider bodies are, so that a job
+-- row (which holds the task twice) stays well inside D1's 2 MB per row; `request` is then ''.
+ALTER TABLE jobs ADD COLUMN request_blob_key TEXT;
