@@ -7,6 +7,7 @@ import hashlib
 import time
 from datetime import UTC, datetime
 
+import media_samples
 from fake_runware import tiny_png
 from test_service import MOCK_JOB
 
@@ -231,3 +232,61 @@ async def test_usage_rolls_up_counts_cost_and_latency(start_ig, fake_runware):
     filtered = (await ig.client.get("/v1/usage", params={"group_by": "model", "tag": "b"})).json()["items"]
     assert {i["key"]: i["jobs"] for i in filtered} == {"runware:101@1": 1, "runware:150@2": 1}
     assert (await ig.client.get("/v1/usage", params={"group_by": "color"})).status_code == 422
+
+
+SCRIPTED_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><script>fetch("/v1/jobs")</script>'
+    b'<rect width="20" height="15"/></svg>'
+)
+CONTENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+
+async def test_artifact_content_never_runs_as_a_page_on_igs_origin(start_ig):
+    ig = await start_ig(None, webhooks=False, api_token="t0ken")
+    auth = {"authorization": "Bearer t0ken"}
+    svg = (
+        await ig.client.post("/v1/uploads", content=SCRIPTED_SVG, headers={**auth, "content-type": "image/svg+xml"})
+    ).json()
+    png = (await ig.client.post("/v1/uploads", content=PNG, headers={**auth, "content-type": "image/png"})).json()
+    signed = (await ig.client.get(f"/v1/artifacts/{svg['id']}/url", headers=auth)).json()["url"]
+    answers = {
+        "svg with the token": await ig.client.get(f"/v1/artifacts/{svg['id']}/content", headers=auth),
+        "svg through a signed url": await ig.client.get(signed.removeprefix(ig.url)),
+        "svg, HEAD": await ig.client.head(f"/v1/artifacts/{svg['id']}/content", headers=auth),
+        "svg, a range": await ig.client.get(
+            f"/v1/artifacts/{svg['id']}/content", headers={**auth, "range": "bytes=0-9"}
+        ),
+        "png": await ig.client.get(f"/v1/artifacts/{png['id']}/content", headers=auth),
+    }
+    for what, answer in answers.items():
+        assert answer.status_code in (200, 206), what
+        assert answer.headers["content-security-policy"] == CONTENT_POLICY, what
+        assert answer.headers["x-content-type-options"] == "nosniff", what
+        kind = "inline" if what == "png" else "attachment"
+        name = f"{png['id']}.png" if what == "png" else f"{svg['id']}.svg"
+        assert answer.headers["content-disposition"] == f'{kind}; filename="{name}"', what
+    assert answers["svg through a signed url"].content == SCRIPTED_SVG
+    assert answers["svg with the token"].headers["content-type"] == "image/svg+xml"
+    revalidated = await ig.client.get(
+        f"/v1/artifacts/{svg['id']}/content", headers={**auth, "if-none-match": answers["svg, HEAD"].headers["etag"]}
+    )
+    assert revalidated.status_code == 304 and revalidated.headers["content-security-policy"] == CONTENT_POLICY
+
+
+async def test_uploads_are_probed_like_outputs(start_ig):
+    ig = await start_ig(None, webhooks=False)
+    cases = {
+        "image/png": (media_samples.png(width=40, height=30), (40, 30, None)),
+        "image/jpeg": (media_samples.jpeg(width=33, height=21, exif_bytes=2000), (33, 21, None)),
+        "image/webp": (media_samples.webp(width=20, height=10), (20, 10, None)),
+        "image/svg+xml": (media_samples.svg(width=64, height=32), (64, 32, None)),
+        "audio/wav": (media_samples.wav(seconds=1.5), (None, None, 1.5)),
+        "video/mp4": (media_samples.mp4(width=320, height=240, seconds=2.5), (320, 240, 2.5)),
+    }
+    for content_type, (data, want) in cases.items():
+        answer = await upload(ig, data, content_type)
+        assert answer.status_code == 201, answer.text
+        view = answer.json()
+        [row] = ig.rows("SELECT width, height, duration_seconds FROM artifacts WHERE id = ?", (view["id"],))
+        assert (row["width"], row["height"], row["duration_seconds"]) == want, content_type
+        assert (view["width"], view["height"], view["duration_seconds"]) == want, content_type

@@ -214,14 +214,8 @@ async def get_artifact_content(deps: Deps, request: ApiRequest, artifact_id: str
         raise NotFound(f"no artifact {artifact_id}")
     if row["deleted_at"] is not None:
         raise Gone(f"artifact {artifact_id} was deleted at {row['deleted_at']}")
-    etag = f'"{row["sha256"]}"'
-    headers = {
-        "content-type": row["content_type"],
-        "etag": etag,
-        "cache-control": "public, max-age=31536000, immutable",
-        "accept-ranges": "bytes",
-        "content-disposition": f'inline; filename="{delivery.filename_for(artifact_id, row["content_type"])}"',
-    }
+    headers = delivery.content_headers(artifact_id, row["content_type"], row["sha256"])
+    etag = headers["etag"]
     if etag in (t.strip() for t in request.headers.get("if-none-match", "").split(",")) or (
         request.headers.get("if-none-match", "").strip() == "*"
     ):

@@ -17,7 +17,7 @@ from ig.errors import MediaRefused
 from ig.events import one_chunk
 from ig.mock import MOCK_SCHEME
 from ig.ports import Row, Statement
-from ig.probe import MediaProbe
+from ig.probe import MediaInfo, MediaProbe
 from ig.providers import decode_inline
 from ig.submission import provider_for
 
@@ -76,6 +76,15 @@ class Digest:
     @property
     def sha256(self) -> str:
         return self._sha.hexdigest()
+
+
+def probe_result(deps: Deps, probe: MediaProbe, artifact_id: str) -> MediaInfo:
+    """What the probe found; a probe that broke (a bug, never bad input) is logged, and the
+    artifact is stored without dimensions rather than not at all."""
+    info = probe.result()
+    if probe.error is not None:
+        deps.log.error("artifact %s: the media probe failed: %r", artifact_id, probe.error)
+    return info
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -142,7 +151,7 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
             metadata={"job_id": job["id"], "artifact_id": artifact_id, "output": ref.name},
         )
         kind = ref.kind_hint if found is media.OCTET_STREAM else found.kind
-        info = probe.result()
+        info = probe_result(deps, probe, artifact_id)
         statements.append(
             (
                 INSERT_ARTIFACT,

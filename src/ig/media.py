@@ -53,6 +53,12 @@ TEXT = _BY_TYPE["text/plain; charset=utf-8"]
 JSON = _BY_TYPE["application/json"]
 
 
+def runs_in_a_browser(content_type: str) -> bool:
+    """Documents a browser would render with scripts (SVG, HTML, XML): served only as downloads."""
+    base = content_type.split(";")[0].strip().lower()
+    return base in ("text/html", "application/xhtml+xml", "text/xml", "application/xml") or base.endswith("+xml")
+
+
 def by_content_type(value: str | None) -> MediaType | None:
     if not value:
         return None

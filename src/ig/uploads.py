@@ -11,16 +11,18 @@ from ig import media
 from ig.deps import Deps
 from ig.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ig.filters import parse_filters
-from ig.ingest import Digest
+from ig.ingest import Digest, probe_result
 from ig.library import write_tags
 from ig.multipart import boundary_of, first_file
+from ig.probe import MediaProbe
 from ig.web import ApiRequest
 
 UPLOAD_KINDS = ("image", "audio", "video")
 EXISTING_UPLOAD = "SELECT id FROM artifacts WHERE role = 'input' AND sha256 = ?1 AND deleted_at IS NULL"
 INSERT_UPLOAD = """
-INSERT INTO artifacts (id, role, kind, content_type, size, sha256, blob_key, filename, created_at)
-VALUES (?1, 'input', ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+INSERT INTO artifacts (id, role, kind, content_type, size, sha256, blob_key, filename, created_at, width, height,
+                       duration_seconds)
+VALUES (?1, 'input', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
 """
 TAG_UPLOAD = """
 INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq)
@@ -83,9 +85,11 @@ async def store_upload(deps: Deps, request: ApiRequest) -> tuple[str, bool]:
 
     artifact_id = deps.new_id()
     blob_key = f"uploads/{artifact_id}"
-    digest = Digest(all_chunks())
+    probe = MediaProbe(declared.content_type)
+    digest = Digest(all_chunks(), probe)
     await deps.blobs.put(blob_key, digest, content_type=declared.content_type, metadata={"artifact_id": artifact_id})
     existing = await deps.db.first(EXISTING_UPLOAD, [digest.sha256])
+    info = probe_result(deps, probe, artifact_id)
     if existing is None:
         try:
             await deps.db.batch(
@@ -101,6 +105,9 @@ async def store_upload(deps: Deps, request: ApiRequest) -> tuple[str, bool]:
                             blob_key,
                             filename,
                             deps.now(),
+                            info.width,
+                            info.height,
+                            info.duration_seconds,
                         ],
                     ),
                     (TAG_UPLOAD, [artifact_id, json.dumps(tags)]),

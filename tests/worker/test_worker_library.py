@@ -63,6 +63,7 @@ def test_an_upload_streams_into_r2_and_identical_bytes_are_kept_once(ig):
     view = r.json()
     [row] = ig.rows("SELECT * FROM artifacts WHERE id = ?", view["id"])
     assert (row["role"], row["kind"], row["content_type"], row["job_id"]) == ("input", "image", "image/png", None)
+    assert (row["width"], row["height"]) == (32, 32) and (view["width"], view["height"]) == (32, 32)  # probed
     assert row["size"] == len(png) and row["sha256"] == hashlib.sha256(png).hexdigest()
     assert row["blob_key"] == f"uploads/{view['id']}"
     obj = ig.blob(row["blob_key"])
@@ -314,3 +315,14 @@ def test_concurrent_tag_edits_on_d1_never_pass_fifty_tags(ig):
         "POST", f"/v1/artifacts/{artifact['id']}/tags", json={"add": [f"x{i}" for i in range(18)], "remove": ["x0"]}
     )
     assert swap.status == 200 and len(swap.json()["tags"]) == 49  # removing x0 wins over adding it
+
+
+def test_an_uploaded_svg_is_served_from_r2_as_a_sandboxed_download(ig):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="4"><script>alert(1)</script></svg>'
+    artifact = ig.fetch("POST", "/v1/uploads", body=svg, headers={"content-type": "image/svg+xml"}).json()
+    signed = ig.fetch("GET", f"/v1/artifacts/{artifact['id']}/url").json()["url"]
+    r = ig.fetch("GET", signed.removeprefix(BASE))
+    assert r.status == 200 and r.body == svg
+    assert r.header("content-security-policy") == "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    assert r.header("x-content-type-options") == "nosniff"
+    assert r.header("content-disposition") == f'attachment; filename="{artifact["id"]}.svg"'
