@@ -198,3 +198,38 @@ async def test_a_poisoned_message_is_retried_then_dead_lettered_and_fails_its_jo
     assert "HTTP 404" in job["error"]["last_error"]["message"]
     assert job["error"]["last_error"]["attempts"] == 3
     assert ig.runtime.queue.pending() == 0
+
+
+MiB = 1024 * 1024
+
+
+async def test_a_poll_answer_is_read_whole_up_to_the_webhook_limit_and_never_taken_cut_short(start_ig, fake_runware):
+    ig = await start_ig(fake_runware, webhooks=False)
+    # 17 MiB of text in one result: over the 16 MiB ig used to read, inside IG_MAX_WEBHOOK_BYTES (32 MiB).
+    fake_runware.extra_result_fields = {"notes": "n" * (17 * MiB)}
+    stored = await ig.wait(
+        (await ig.submit({**IMAGE_JOB, "params": {**IMAGE_JOB["params"], "numberResults": 1}})).json()["id"]
+    )
+    assert stored["status"] == "succeeded" and len(stored["artifacts"]) == 1
+    [result] = ig.rows("SELECT raw FROM results WHERE job_id = ?", (stored["id"],))
+    assert json.loads(result["raw"])["notes"] == f"<{17 * MiB} characters, kept in the provider event>"
+    [event] = ig.rows(
+        "SELECT body_size, body_blob_key FROM provider_events WHERE job_id = ? AND source = 'poll'", (stored["id"],)
+    )
+    assert (
+        event["body_size"] > 17 * MiB
+        and (ig.data_dir / "blobs" / event["body_blob_key"]).stat().st_size == event["body_size"]
+    )
+
+    # Two such results make 34 MiB: more than ig reads. The job fails at once saying why, and
+    # nothing of the answer is kept (no partial body, no empty result).
+    failed = await ig.wait(
+        (await ig.submit({**IMAGE_JOB, "params": {**IMAGE_JOB["params"], "numberResults": 2}})).json()["id"]
+    )
+    assert failed["status"] == "failed" and failed["error"]["code"] == "provider_answer_too_large"
+    assert "more than 33554432 bytes" in failed["error"]["message"]
+    assert fake_runware.polls[failed["id"]] == 1
+    assert ig.rows("SELECT source FROM provider_events WHERE job_id = ?", (failed["id"],)) == [{"source": "submit"}]
+    assert ig.rows("SELECT * FROM results WHERE job_id = ?", (failed["id"],)) == []
+    events = sorted(p.name for p in (ig.data_dir / "blobs" / "events").rglob("*.json") if failed["id"] in str(p))
+    assert events == []

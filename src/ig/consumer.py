@@ -110,7 +110,13 @@ async def poll(deps: Deps, job_id: str, seq: int) -> None:
 
     reply = await provider.get_response(task_for(job))
     outcome, info = classify(reply)
-    if reply.status is not None:
+    if reply.unread_over is not None:
+        # Asking again gets the same answer: its results are beyond reach, and the job says so.
+        assert info is not None
+        deps.log.error("job %s failed: %s", job_id, info.message)
+        await jobs.fail_job(deps.db, job_id, info.to_json(), deps.now())
+        return
+    if reply.read_whole:
         event = await record_reply(deps, job_id, "poll", reply)
         if outcome is not Outcome.TRANSIENT:
             envelope = runware.parse_envelope(reply.body)

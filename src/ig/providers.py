@@ -17,7 +17,6 @@ from ig.errors import MediaRefused, ProviderErrorInfo
 from ig.ports import HttpClient
 from ig.settings import Settings
 
-MAX_REPLY_BYTES = 16 * 1024 * 1024
 MAX_REDIRECTS = 3
 
 
@@ -30,6 +29,13 @@ class Reply:
     body: Any = None
     retry_after: float | None = None
     transport_error: str | None = None
+    unread_over: int | None = None
+    """Set when the answer ran past this many bytes: it was not read, nothing of it is kept."""
+
+    @property
+    def read_whole(self) -> bool:
+        """An answer came and was read to its end: it is kept as a provider event."""
+        return self.status is not None and self.unread_over is None
 
     @classmethod
     def of_json(cls, status: int, body: Any) -> Reply:
@@ -48,6 +54,11 @@ def classify(reply: Reply) -> tuple[Outcome, ProviderErrorInfo | None]:
     if reply.status is None:
         info = ProviderErrorInfo("connection", reply.transport_error or "no answer from the provider")
         return Outcome.TRANSIENT, info
+    if reply.unread_over is not None:
+        # Never read as an answer: cut short it would look like one with fewer results. A resent
+        # submit is safe (same taskUUID); a poll says what happened (``consumer.poll``).
+        message = f"the provider answered with more than {reply.unread_over} bytes (IG_MAX_WEBHOOK_BYTES); not read"
+        return Outcome.TRANSIENT, ProviderErrorInfo("provider_answer_too_large", message, http_status=reply.status)
     envelope = runware.parse_envelope(reply.body)
     errors = [runware.error_info(e, reply.status) for e in envelope.errors]
     if any(e.code in runware.ACCEPTED_CODES for e in errors):
@@ -129,12 +140,13 @@ class RunwareProvider:
             )
         except (ConnectionError, TimeoutError, OSError) as exc:
             return Reply(status=None, transport_error=f"{type(exc).__name__}: {exc}")
+        limit = self._settings.max_webhook_bytes  # answers may be as large as webhooks, no larger
         try:
             raw = bytearray()
             async for chunk in response.iter_bytes():
                 raw += chunk
-                if len(raw) > MAX_REPLY_BYTES:
-                    break
+                if len(raw) > limit:
+                    return Reply(status=response.status, unread_over=limit)
         finally:
             await response.aclose()
         return Reply(

@@ -48,6 +48,8 @@ _NOT_OUTPUT_URLS = frozenset({"webhookURL", "uploadEndpoint"})
 _KIND_PREFIXES = (("video", "video"), ("audio", "audio"), ("image", "image"), ("mask", "image"))
 INLINE_KEEP_LIMIT = 1024
 """Inline outputs longer than this are not repeated in the stored result (the artifact has them)."""
+RESULT_TEXT_KEEP_LIMIT = 64 * 1024
+"""Other text longer than this is left out of the stored result (its provider event has it)."""
 
 
 def build_task(
@@ -270,11 +272,15 @@ def result_nsfw(item: dict[str, Any]) -> bool | None:
 
 
 def slim_result(item: dict[str, Any]) -> dict[str, Any]:
-    """The result as stored for provenance, without repeating large inline outputs."""
+    """The result as stored for provenance, without repeating large inline outputs, and without
+    any text so long that the result's database row would outgrow D1's (the provider event that
+    brought it keeps every byte)."""
     slim: dict[str, Any] = {}
     for name, value in item.items():
         if name.endswith(("Base64Data", "DataURI")) and isinstance(value, str) and len(value) > INLINE_KEEP_LIMIT:
             slim[name] = f"<{len(value)} characters, stored as an artifact>"
+        elif isinstance(value, str) and len(value) > RESULT_TEXT_KEEP_LIMIT:
+            slim[name] = f"<{len(value)} characters, kept in the provider event>"
         else:
             slim[name] = value
     return slim

@@ -160,7 +160,7 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
     reply = await provider.submit(await lineage.resolve(deps, task_for(job)))
     now_moment = deps.clock()
     now = isoformat(now_moment)
-    if reply.status is not None:
+    if reply.read_whole:
         await record_reply(deps, job["id"], "submit", reply)
     outcome, info = classify(reply)
     if outcome is Outcome.ACCEPTED:
