@@ -5,11 +5,13 @@ refusal is a 422 naming the field, and leaves every table, blob and the provider
 
 from __future__ import annotations
 
+import base64
 import json
 import tracemalloc
 from typing import Any
 
 import pytest
+from fake_runware import tiny_png
 from test_service import MOCK_JOB
 
 from ig.settings import Settings
@@ -170,3 +172,50 @@ def test_the_task_limit_setting_stays_within_what_a_d1_row_holds():
     for value in ("900001", "10"):
         with pytest.raises(ValueError, match="IG_MAX_TASK_BYTES must be 1024 to 900000"):
             Settings.from_mapping({"IG_MAX_TASK_BYTES": value})
+
+
+async def test_inline_inputs_are_bounded_counting_every_reference(start_ig, fake_runware):
+    ig = await start_ig(fake_runware, webhooks=False)  # no IG_PUBLIC_URL: inputs travel as data URIs
+    image = tiny_png(3, 16, 16)
+    image += b"\0" * (2_000_000 - len(image))
+    upload = await ig.client.post("/v1/uploads", content=image, headers={"content-type": "image/png"})
+    assert upload.status_code == 201, upload.text
+    reference = f"artifact:{upload.json()['id']}"
+
+    def job(references: int) -> dict[str, Any]:
+        params = {
+            "positivePrompt": "the same fox",
+            "width": 512,
+            "height": 512,
+            "referenceImages": [reference] * references,
+        }
+        return {"task": "imageInference", "model": "runware:101@1", "params": params}
+
+    before = tables(ig)
+    refused = await ig.submit(job(30))  # 30 x 2 MB: 60 MB (80 MB as base64) in one task
+    assert refused.status_code == 422, refused.text
+    errors = refused.json()["errors"]
+    assert [e["field"] for e in errors] == [f"params.referenceImages[{i}]" for i in range(30)]
+    assert {e["code"] for e in errors} == {"inline_inputs_too_large"} and "60000000 bytes" in errors[0]["message"]
+    assert tables(ig) == before and fake_runware.requests == []
+
+    accepted = await ig.submit(job(5))  # 10 MB, inside the 10 MiB bound
+    assert accepted.status_code == 202, accepted.text
+    sent = fake_runware.tasks[accepted.json()["id"]]["referenceImages"]
+    assert sent == ["data:image/png;base64," + base64.b64encode(image).decode()] * 5
+
+
+async def test_with_a_public_url_references_are_signed_urls_however_many(start_ig, fake_runware):
+    ig = await start_ig(fake_runware)
+    image = tiny_png(3, 16, 16) + b"\0" * 1_000_000
+    artifact = (await ig.client.post("/v1/uploads", content=image, headers={"content-type": "image/png"})).json()
+    params = {
+        "positivePrompt": "x",
+        "width": 512,
+        "height": 512,
+        "referenceImages": [f"artifact:{artifact['id']}"] * 30,
+    }
+    answer = await ig.submit({"task": "imageInference", "model": "runware:101@1", "params": params})
+    assert answer.status_code == 202, answer.text
+    sent = fake_runware.tasks[answer.json()["id"]]["referenceImages"]
+    assert len(sent) == 30 and all(url.startswith(f"{ig.url}/v1/artifacts/{artifact['id']}/content?") for url in sent)

@@ -18,6 +18,9 @@ from ig.views import ARTIFACT_COLUMNS, render_artifact
 PREFIX = "artifact:"
 INLINE_LIMIT = 5 * 1024 * 1024
 """Largest input sent as a data URI when there is no public URL (Runware accepts data URIs)."""
+INLINE_TOTAL_LIMIT = 10 * 1024 * 1024
+"""Largest sum of inputs sent inline in one task, each reference counted: a task cannot name one
+inline input twice, so thirty references to one upload send it thirty times."""
 URL_LIFETIME_SECONDS = 24 * 3600
 
 REFERENCED = (
@@ -64,6 +67,13 @@ async def check_references(deps: Deps, job_id: str, params: dict[str, Any]) -> l
                     path, f"artifact {artifact_id} is too large to send inline; set IG_PUBLIC_URL", "input_too_large"
                 )
             )
+    inlined = sum(rows[a]["size"] for _, a in refs if a in rows) if not deps.settings.public_url else 0
+    if not errors and inlined > INLINE_TOTAL_LIMIT:
+        message = (
+            f"without IG_PUBLIC_URL inputs travel inline: these {len(refs)} references would send {inlined} bytes, "
+            f"over {INLINE_TOTAL_LIMIT}; set IG_PUBLIC_URL so the provider fetches them by URL"
+        )
+        errors = [FieldError(path, message, "inline_inputs_too_large") for path, _ in refs]
     if errors:
         raise ValidationFailed(errors)
     return [(RECORD_INPUT, [job_id, artifact_id, path]) for path, artifact_id in refs]
