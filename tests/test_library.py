@@ -309,7 +309,6 @@ INVISIBLE_OR_DISGUISING = {
     "next line (a C1 control)": "a\u0085b",
     "bell": "a\x07b",
     "soft hyphen": "ta\u00adg",
-    "lone surrogate": "a\ud800b",
     "tag character (outside the BMP)": "flag\U000e0067",
 }
 
@@ -366,9 +365,8 @@ async def test_tags_are_normalised_to_nfc_and_trimmed_and_invisible_characters_a
         assert [e["field"] for e in refused.json()["errors"]] == ["tags.1"], what
         edit = await ig.client.post(f"/v1/artifacts/{artifact['id']}/tags", content=json.dumps({"add": [tag]}).encode())
         assert edit.status_code == 422 and edit.json()["errors"][0]["field"] == "add.0", what
-        if what != "lone surrogate":  # a query string is UTF-8: it cannot carry one
-            listed = await ig.client.get("/v1/artifacts", params={"tag": tag})
-            assert listed.status_code == 422 and listed.json()["errors"][0]["field"] == "tag[0]", what
+        listed = await ig.client.get("/v1/artifacts", params={"tag": tag})
+        assert listed.status_code == 422 and listed.json()["errors"][0]["field"] == "tag[0]", what
     for blank in ("", "   ", "\t\n"):
         assert (await ig.client.post(f"/v1/jobs/{job_id}/tags", json={"add": [blank]})).status_code == 422
     assert (

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 from test_flow import IMAGE_JOB
 
+from ig.settings import Settings
+
 MOCK_JOB = {
     "provider": "mock",
     "task": "imageInference",
@@ -146,3 +148,36 @@ async def test_ig_serve_runs_the_service_from_the_command_line(tmp_path: Path):
         process.terminate()
         process.wait(timeout=10)
     assert (tmp_path / "d" / "ig.sqlite3").exists()
+
+
+async def test_ig_serve_keeps_answering_while_the_mock_makes_twenty_4096_pixel_images(start_ig, figure):
+    ig = await start_ig(None, webhooks=False)
+    params = {"positivePrompt": "x", "width": 4096, "height": 4096, "numberResults": 20}
+    job_id = (await ig.submit({**MOCK_JOB, "params": params})).json()["id"]
+    stored_at_each_answer, slowest = [], 0.0
+    while not stored_at_each_answer or stored_at_each_answer[-1] < 20:
+        started = time.perf_counter()
+        assert (await ig.client.get("/healthz")).status_code == 200
+        slowest = max(slowest, time.perf_counter() - started)
+        [row] = ig.rows("SELECT count(*) AS n FROM artifacts WHERE job_id = ?", (job_id,))
+        stored_at_each_answer.append(row["n"])
+    during = [n for n in stored_at_each_answer if 0 < n < 20]
+    assert during, "/healthz was answered only before and after the images were made"
+    sizes = ig.rows("SELECT DISTINCT width, height, content_type FROM artifacts WHERE job_id = ?", (job_id,))
+    assert sizes == [{"width": 4096, "height": 4096, "content_type": "image/png"}]
+    figure(
+        "mock off the event loop",
+        f"20 PNGs of 4096 x 4096: /healthz answered {len(stored_at_each_answer)} times, {len(during)} of them "
+        f"while the job was part stored; slowest answer {slowest * 1000:.0f} ms",
+    )
+
+
+async def test_ig_serve_offers_the_mock_provider_unless_it_is_turned_off(start_ig):
+    assert Settings.from_mapping({}).mock_provider is None  # unset: each runtime decides
+    assert Settings.from_mapping({"IG_MOCK_PROVIDER": "0"}).mock_provider is False
+    on = await start_ig(None, webhooks=False)
+    assert (await on.submit(MOCK_JOB)).status_code == 202
+    off = await start_ig(None, webhooks=False, mock_provider=False)
+    refused = await off.submit(MOCK_JOB)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "provider"
+    assert off.rows("SELECT id FROM jobs") == []

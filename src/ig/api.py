@@ -110,9 +110,7 @@ def _preset_name(name: str) -> str:
 
 
 async def put_preset(deps: Deps, request: ApiRequest, name: str) -> ApiResponse:
-    view, created = await presets.put_preset(
-        deps.db, _preset_name(name), request.body, deps.now(), deps.settings.max_task_bytes
-    )
+    view, created = await presets.put_preset(deps.db, _preset_name(name), request.body, deps.now(), deps.settings)
     status = 201 if created and view["version"] == 1 else 200
     return json_response(status, view, {"location": f"/v1/presets/{name}"})
 

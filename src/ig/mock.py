@@ -4,11 +4,13 @@ deterministic: a PNG that depends on the seed and has the requested size, a WAV 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import struct
+import sys
 import uuid
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ig.providers import Reply
@@ -88,22 +90,37 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+async def _off_the_loop(work: Callable[..., bytes], *args: Any) -> bytes:
+    """Encoding is CPU work: done in a thread, the server goes on answering meanwhile (20 images
+    of 4096 x 4096 held ``ig serve`` up for seconds). Pyodide has no threads, and there the mock
+    runs only when a deployment turns it on."""
+    if sys.platform == "emscripten":
+        return work(*args)
+    return await asyncio.to_thread(work, *args)
+
+
+def _rows(band: bytes, top: int, width: int, height: int) -> bytes:
+    return b"".join(b"\x00" + band[y * 3 : (y + width) * 3] for y in range(top, min(top + _ROWS_PER_CHUNK, height)))
+
+
 async def png_chunks(seed: int, width: int, height: int) -> AsyncIterator[bytes]:
     """A width x height RGB PNG of diagonal bands coloured by the seed, encoded row band by row
     band so even a 4096 x 4096 image never sits whole in memory."""
     palette = hashlib.sha256(str(seed).encode()).digest()
     # Pixel (x, y) takes colour band[x + y]: one precomputed line serves every row.
-    band = bytearray()
+    line = bytearray()
     for i in range(width + height):
         shade = palette[(i // 16) % 8 * 3 : (i // 16) % 8 * 3 + 3]
-        band += bytes((shade[0] ^ (i & 0x3F), shade[1], shade[2] ^ ((i >> 2) & 0x1F)))
+        line += bytes((shade[0] ^ (i & 0x3F), shade[1], shade[2] ^ ((i >> 2) & 0x1F)))
+    band = bytes(line)
     yield b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
     compressor = zlib.compressobj(6)
+
+    def encode(top: int) -> bytes:
+        return compressor.compress(_rows(band, top, width, height))
+
     for top in range(0, height, _ROWS_PER_CHUNK):
-        rows = b"".join(
-            b"\x00" + bytes(band[y * 3 : (y + width) * 3]) for y in range(top, min(top + _ROWS_PER_CHUNK, height))
-        )
-        data = compressor.compress(rows)
+        data = await _off_the_loop(encode, top)
         if data:
             yield _png_chunk(b"IDAT", data)
     yield _png_chunk(b"IDAT", compressor.flush()) + _png_chunk(b"IEND", b"")

@@ -10,7 +10,15 @@ from typing import Any
 from ig import model_catalogue, placeholders, tasks
 from ig.errors import NotFound, ValidationFailed
 from ig.ports import Database, Row
-from ig.schemas import PresetRequest, metadata_errors, parse_json_body, parse_model, task_size_errors
+from ig.schemas import (
+    PresetRequest,
+    metadata_errors,
+    parse_json_body,
+    parse_model,
+    provider_errors,
+    task_size_errors,
+)
+from ig.settings import Settings
 
 SELECT_CURRENT = """
 SELECT p.name, p.version, p.created_at, p.updated_at, v.body, v.created_at AS version_created_at
@@ -35,10 +43,15 @@ DELETE_PRESET = "DELETE FROM presets WHERE name = ?1"
 MAX_LISTED = 1000
 
 
-def check_preset(body: PresetRequest, max_task_bytes: int) -> None:
-    """What can be checked before the variables are known: the model and task, every parameter
-    that holds no placeholder, and the sizes (a template over the task limit can make no job)."""
-    errors = [*task_size_errors(body.params, None, max_task_bytes), *metadata_errors(body.metadata)]
+def check_preset(body: PresetRequest, settings: Settings) -> None:
+    """What can be checked before the variables are known: the provider, the model and task,
+    every parameter that holds no placeholder, and the sizes (a template over the task limit can
+    make no job)."""
+    errors = [
+        *task_size_errors(body.params, None, settings.max_task_bytes),
+        *metadata_errors(body.metadata),
+        *(e for e in provider_errors(body.provider, settings) if body.provider == "mock"),
+    ]
     choice = model_catalogue.choose_model(body.model, body.task, body.provider, errors)
     if choice.task is not None:
         templated = frozenset(k for k, v in body.params.items() if placeholders.names_in(v))
@@ -62,12 +75,12 @@ def render(row: Row) -> dict[str, Any]:
 
 
 async def put_preset(
-    db: Database, name: str, raw_body: bytes, now: str, max_task_bytes: int
+    db: Database, name: str, raw_body: bytes, now: str, settings: Settings
 ) -> tuple[dict[str, Any], bool]:
     """Create or update; returns the preset and whether a new version was written. Putting the
     same body again writes nothing (PUT is idempotent)."""
     body = parse_model(PresetRequest, parse_json_body(raw_body))
-    check_preset(body, max_task_bytes)
+    check_preset(body, settings)
     stored = json.dumps(body.model_dump(), sort_keys=True)
     current = await db.first(SELECT_CURRENT + " WHERE p.name = ?1", [name])
     if current is not None and current["body"] == stored:  # stored bodies are written in this same form

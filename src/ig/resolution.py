@@ -13,7 +13,15 @@ from typing import Any
 from ig import callbacks, model_catalogue, placeholders, presets, tasks
 from ig.errors import FieldError, ValidationFailed
 from ig.ports import Database
-from ig.schemas import MAX_TAGS, JobRequest, PresetRequest, metadata_errors, parse_model, task_size_errors
+from ig.schemas import (
+    MAX_TAGS,
+    JobRequest,
+    PresetRequest,
+    metadata_errors,
+    parse_model,
+    provider_errors,
+    task_size_errors,
+)
 from ig.settings import Settings
 
 
@@ -79,6 +87,7 @@ async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJo
         metadata = {**preset_body.metadata, **request.metadata}
 
     errors += metadata_errors(metadata, request.preset)
+    errors += provider_errors(provider, settings)
     if model is None:
         errors.append(FieldError("model", "required: a model alias or a Runware AIR", "missing"))
         raise ValidationFailed(errors)

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from ig.errors import FieldError, ValidationFailed
 from ig.runware import MAX_JSON_DEPTH, RESERVED_PARAMS, json_too_deep
+from ig.settings import Settings
 
 MAX_TAGS = 50
 MAX_METADATA_BYTES = 64 * 1024
@@ -100,6 +101,16 @@ def task_size_errors(params: dict[str, Any], preset: str | None, limit: int) -> 
         'send large inputs as uploads ("artifact:<id>")'
     )
     return [FieldError("params", message, "task_too_large")]
+
+
+def provider_errors(provider: str, settings: Settings) -> list[FieldError]:
+    """Whether this deployment can run the provider at all."""
+    if provider == "mock" and not settings.mock_provider:
+        return [FieldError("provider", "the mock provider is off here; IG_MOCK_PROVIDER=1 turns it on", "unavailable")]
+    if provider == "runware" and not settings.runware_api_key:
+        hint = '; use provider "mock" to try ig' if settings.mock_provider else ""
+        return [FieldError("provider", f"RUNWARE_API_KEY is not configured{hint}", "unavailable")]
+    return []
 
 
 class JobRequest(BaseModel):

@@ -45,6 +45,9 @@ class Settings:
     every event with each, for rotation. Jobs may ask for callbacks only when it is set."""
     callback_retry_seconds: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     """Pauses between callback attempts: 8 attempts over about 27.6 hours, as the spec suggests."""
+    mock_provider: bool | None = None
+    """Whether jobs may use the built-in mock provider; unset, the runtime decides: on under
+    ``ig serve`` (for trying ig), off on the Worker (any client could otherwise make it work)."""
     local_mode: bool = False
     """Plain-http callbacks to loopback hosts are allowed (``ig serve`` always; a Worker under
     ``wrangler dev`` with ``IG_LOCAL_MODE=1``)."""
@@ -109,6 +112,7 @@ class Settings:
             callback_secret=text("IG_CALLBACK_SECRET"),
             callback_retry_seconds=_seconds_list(text("IG_CALLBACK_RETRY_SECONDS"), cls.callback_retry_seconds),
             local_mode=(text("IG_LOCAL_MODE") or "").lower() in ("1", "true", "yes"),
+            mock_provider=_switch(text("IG_MOCK_PROVIDER"), "IG_MOCK_PROVIDER"),
         )
         settings.callback_keys  # noqa: B018 - a malformed secret fails at start, not at the first event
         if not 1024 <= settings.max_task_bytes <= MAX_TASK_BYTES_CEILING:
@@ -135,7 +139,18 @@ SETTING_NAMES = (
     "IG_CALLBACK_SECRET",
     "IG_CALLBACK_RETRY_SECONDS",
     "IG_LOCAL_MODE",
+    "IG_MOCK_PROVIDER",
 )
+
+
+def _switch(value: str | None, name: str) -> bool | None:
+    if value is None:
+        return None
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"setting {name} must be 1 or 0 (true or false), got {value!r}")
 
 
 def _seconds_list(value: str | None, default: tuple[int, ...]) -> tuple[int, ...]:

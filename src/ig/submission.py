@@ -58,16 +58,6 @@ async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.
             return Submitted(found["job_id"], replayed=True)
     job = await resolve_job(deps.db, deps.settings, data)
     provider = provider_for(job.provider, deps)
-    if provider.name == "runware" and not deps.settings.runware_api_key:
-        raise ValidationFailed(
-            [
-                FieldError(
-                    "provider",
-                    'RUNWARE_API_KEY is not configured; use provider "mock" to try ig',
-                    "unavailable",
-                )
-            ]
-        )
     job_id = deps.new_id()
     logs.working_on(job_id)
     moment = deps.clock()

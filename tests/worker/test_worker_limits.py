@@ -68,3 +68,29 @@ def test_migration_0004_applies_to_a_d1_database_with_jobs_and_over_tagged_artif
         h.apply_sql(sql="INSERT INTO artifact_tags (tag, artifact_seq) VALUES ('t60', 1);")
     h.apply_sql(sql="INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq) VALUES ('t1', 1);")  # already there
     assert h.d1_rows("SELECT count(*) AS n FROM artifact_tags") == [{"n": 60}]
+
+
+MOCK_JOB = {"provider": "mock", "model": "mock", "task": "imageInference", "params": {"positivePrompt": "x"}}
+
+
+def test_the_mock_provider_is_off_on_a_deployment_unless_turned_on(ig):
+    r = ig.fetch("POST", "/v1/jobs", json=MOCK_JOB)
+    assert r.status == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "provider",
+            "message": "the mock provider is off here; IG_MOCK_PROVIDER=1 turns it on",
+            "code": "unavailable",
+        }
+    ]
+    preset = {key: MOCK_JOB[key] for key in ("provider", "model", "task", "params")}
+    assert ig.fetch("PUT", "/v1/presets/pretend", json=preset).status == 422
+    assert ig.rows("SELECT id FROM jobs") == [] and ig.rows("SELECT name FROM presets") == []
+    assert ig.h.queue_sent() == []
+
+    ig.configure(IG_MOCK_PROVIDER="1")
+    r = ig.fetch("POST", "/v1/jobs", json=MOCK_JOB)
+    assert r.status == 202, r.text
+    ig.drain()
+    [artifact] = ig.artifacts(r.json()["id"])
+    assert ig.blob(artifact["blob_key"])["body"].startswith(b"\x89PNG")

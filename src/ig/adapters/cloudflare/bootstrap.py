@@ -3,6 +3,7 @@ that knows the binding names (DB, ARTIFACTS, JOBS)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ig.adapters.cloudflare.d1 import D1Database
@@ -18,7 +19,9 @@ def settings_from_env(env: Any) -> Settings:
     for name in SETTING_NAMES:
         value = getattr(env, name, None)
         values[name] = None if value is None else str(value)
-    return Settings.from_mapping(values)
+    settings = Settings.from_mapping(values)
+    # A deployment is reachable by any client that has the token: the mock only when asked for.
+    return replace(settings, mock_provider=bool(settings.mock_provider))
 
 
 def deps_from_env(env: Any) -> Deps:

@@ -5,6 +5,7 @@ next process to open the store empties (only a process that died mid-write leave
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -43,7 +44,7 @@ class FileBlobStore:
                 async for chunk in chunks:
                     out.write(chunk)
                 out.flush()
-                os.fsync(out.fileno())
+                await asyncio.to_thread(os.fsync, out.fileno())  # can take a while; the server goes on meanwhile
             meta = path.with_name(path.name + ".meta.json")
             meta.write_text(json.dumps({"content_type": content_type, "metadata": dict(metadata)}))
             os.replace(partial, path)

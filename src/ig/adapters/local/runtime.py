@@ -35,7 +35,9 @@ class LocalRuntime:
     _tasks: list[asyncio.Task[Any]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        self.settings = replace(self.settings, local_mode=True)  # callbacks may go to localhost
+        # Callbacks may go to this machine; the mock provider is there to try ig, unless turned off.
+        mock = self.settings.mock_provider is not False
+        self.settings = replace(self.settings, local_mode=True, mock_provider=mock)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         db = SqliteDatabase(self.data_dir / "ig.sqlite3")
         db.migrate()
