@@ -11,7 +11,7 @@ from typing import Any
 
 from ig import callbacks, jobs, logs, runware
 from ig.deps import Deps, isoformat
-from ig.errors import MediaRefused
+from ig.errors import MediaRefused, clipped
 from ig.events import event_body, mark_processed, record_reply
 from ig.ingest import ingest
 from ig.providers import Outcome, classify
@@ -52,7 +52,11 @@ async def handle_message(deps: Deps, queue: str, body: Any, attempts: int) -> De
     except Exception as exc:  # noqa: BLE001 - every failure is logged, recorded and retried
         deps.log.exception("job %s: %s message failed (attempt %d)", job_id, body.get("type"), attempts)
         if body.get("type") != "callback":
-            error = {"code": "processing_error", "message": f"{type(exc).__name__}: {exc}", "attempts": attempts}
+            error = {
+                "code": "processing_error",
+                "message": clipped(f"{type(exc).__name__}: {exc}"),
+                "attempts": attempts,
+            }
             try:
                 await jobs.note_error(deps.db, job_id, error, deps.now())
             except Exception:  # noqa: BLE001 - the database itself may be what failed

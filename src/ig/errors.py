@@ -3,6 +3,7 @@ them to RFC 9457 problem JSON in one place, so nothing else decides status codes
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,9 +117,20 @@ class RangeNotSatisfiable(IgError):
         self.headers = headers
 
 
+MAX_ERROR_TEXT = 4096
+"""Longest message kept in a job's error: the provider event that carried it keeps every byte,
+and a job row must fit D1's."""
+MAX_RAW_ERROR_BYTES = 16 * 1024
+
+
+def clipped(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 @dataclass
 class ProviderErrorInfo:
-    """What a provider said when it refused or failed a task, kept verbatim for the job record."""
+    """What a provider said when it refused or failed a task, kept for the job record: verbatim
+    when it is of a sane size, else clipped (the provider event keeps the whole body)."""
 
     code: str
     message: str
@@ -129,13 +141,14 @@ class ProviderErrorInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        out: dict[str, Any] = {"code": clipped(self.code, 256), "message": clipped(self.message)}
         if self.parameter is not None:
-            out["parameter"] = self.parameter
+            out["parameter"] = self.parameter if len(json.dumps(self.parameter)) <= MAX_ERROR_TEXT else "<too long>"
         if self.http_status is not None:
             out["http_status"] = self.http_status
         if self.raw is not None:
-            out["provider_error"] = self.raw
+            raw = json.dumps(self.raw)
+            out["provider_error"] = self.raw if len(raw) <= MAX_RAW_ERROR_BYTES else {"clipped": clipped(raw)}
         return out
 
 

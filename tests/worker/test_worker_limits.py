@@ -94,3 +94,19 @@ def test_the_mock_provider_is_off_on_a_deployment_unless_turned_on(ig):
     ig.drain()
     [artifact] = ig.artifacts(r.json()["id"])
     assert ig.blob(artifact["blob_key"])["body"].startswith(b"\x89PNG")
+
+
+def test_a_provider_error_of_megabytes_fails_the_job_with_a_clipped_error_on_d1(ig):
+    job_id = ig.submitted(image_job(1))
+    message = "m" * (3 * 1024 * 1024)
+    webhook = {"errors": [{"code": "providerError", "message": message, "taskUUID": job_id}]}
+    assert ig.webhook(job_id, webhook).status == 200
+    ig.drain()
+    job = ig.job(job_id)
+    error = json.loads(job["error"])
+    assert job["status"] == "failed" and error["code"] == "providerError"
+    assert error["message"] == "m" * 4096 + f"... ({len(message)} characters)"
+    assert error["provider_error"]["clipped"].startswith('{"code": "providerError", "message": "mmm')
+    assert len(job["error"]) < 20_000
+    [event] = ig.rows("SELECT body_blob_key FROM provider_events WHERE source = 'webhook'")
+    assert json.loads(ig.blob(event["body_blob_key"])["body"]) == webhook  # every byte is kept there
