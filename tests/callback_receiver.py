@@ -4,6 +4,7 @@ and answers what the test scripts (an HTTP status per attempt, then 204)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
@@ -11,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+SECRET = "whsec_" + base64.b64encode(b"a consumer's 24-byte key!").decode()
+"""The signing secret the tests give ig (IG_CALLBACK_SECRET) and verify callbacks with."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from callback_receiver import CallbackReceiver
 from fake_runware import FakeRunware
 
 from ig.adapters.local.runtime import LocalRuntime
@@ -47,6 +48,14 @@ def fake_runware() -> AsyncIterator[FakeRunware]:
     fake = FakeRunware().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def receiver() -> AsyncIterator[CallbackReceiver]:
+    """A consumer's callback endpoint on loopback (``tests/callback_receiver.py``)."""
+    found = CallbackReceiver().start()
+    yield found
+    found.stop()
 
 
 @dataclass

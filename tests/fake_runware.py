@@ -184,7 +184,7 @@ class FakeRunware:
         self._built: dict[tuple[Any, ...], bytes] = {}
         self.polls: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._stopped = threading.Event()
         self.host = host
         self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self.port = self._server.server_address[1]
@@ -197,10 +197,12 @@ class FakeRunware:
         return self
 
     def stop(self) -> None:
+        # Webhook threads are not waited for: one blocked on ig's answer waits for a server whose
+        # event loop (the test's) runs again only when ig's own teardown does, after this one.
+        # They deliver nothing more, and end when ig closes (they are daemons).
+        self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
 
     # --- results -----------------------------------------------------------------------------
 
@@ -351,6 +353,8 @@ class FakeRunware:
             bodies = [item if self.webhook_shape == "flat" else {"data": [item]} for item in items]
         time.sleep(0.05)
         for index, body in enumerate(bodies):
+            if self._stopped.is_set():
+                return
             if drops.random() < self.webhook_drop_ratio:
                 with self._lock:
                     self.dropped_webhooks.append((task["taskUUID"], index))
@@ -404,7 +408,6 @@ class FakeRunware:
             drops = random.Random(f"{self.webhook_drop_seed}/{len(self.accepted)}")
         if task.get("webhookURL") and not self.drop_webhooks:
             thread = threading.Thread(target=self._deliver_webhooks, args=(task, drops), daemon=True)
-            self._threads.append(thread)
             thread.start()
         if script:
             return script.status, script.body, script.headers, script.hang_seconds

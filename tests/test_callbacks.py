@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from callback_receiver import CallbackReceiver, Received
+from callback_receiver import SECRET, Received
 from standardwebhooks import Webhook
 from test_flow import IMAGE_JOB
 
@@ -25,15 +25,7 @@ from ig.adapters.local.http_client import HttpxClient
 from ig.settings import Settings
 from ig.sweeper import sweep
 
-SECRET = "whsec_" + base64.b64encode(b"a consumer's 24-byte key!").decode()
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def receiver():
-    found = CallbackReceiver().start()
-    yield found
-    found.stop()
 
 
 def readme_verify():

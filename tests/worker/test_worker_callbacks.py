@@ -4,22 +4,10 @@ with late results kept in R2, and deadlines from the cron sweeper."""
 
 from __future__ import annotations
 
-import base64
-
-import pytest
-from callback_receiver import CallbackReceiver
+from callback_receiver import SECRET
 from standardwebhooks import Webhook
 
 from .ig_worker import MIGRATIONS, SRC, image_job
-
-SECRET = "whsec_" + base64.b64encode(b"worker callback key").decode()
-
-
-@pytest.fixture
-def receiver():
-    found = CallbackReceiver().start()
-    yield found
-    found.stop()
 
 
 def test_callbacks_are_signed_in_pyodide_and_name_the_artifacts_in_r2(ig, receiver):

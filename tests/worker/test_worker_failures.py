@@ -5,25 +5,16 @@ over the limits. Everything is checked in Miniflare's D1/R2/queues, read from No
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from callback_receiver import CallbackReceiver
+from callback_receiver import SECRET
 
 from .ig_worker import IMAGE_JOB, image_job
 
 AUTH = {"authorization": "Bearer s3cret-token"}
-SECRET = "whsec_" + base64.b64encode(b"worker callback key").decode()
-
-
-@pytest.fixture
-def receiver():
-    found = CallbackReceiver().start()
-    yield found
-    found.stop()
 
 
 def _messages(report: dict) -> list[dict]:
