@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ig.adapters.local.sqlite_db import SqliteDatabase  # noqa: E402
-from ig.filters import encode_cursor  # noqa: E402
+from ig.library.filters import encode_cursor  # noqa: E402
 
 WORDS = (
     "fox lighthouse harbor snow neon forest cathedral desert portrait robot dragon city river "

@@ -7,7 +7,7 @@ from workers import WorkerEntrypoint
 
 from ig import logs
 from ig.adapters.cloudflare import bootstrap, queues, web
-from ig.sweeper import sweep
+from ig.completion.sweeper import sweep
 
 # Nothing else configures logging in a Worker: without this, info lines (the sweeper's report,
 # job progress) never reach workerd's log. Python's stderr becomes the Worker's console output.

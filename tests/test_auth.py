@@ -1,4 +1,4 @@
-"""Guarantee 9, auth: with ``IG_API_TOKEN`` set, every ``/v1`` route in ``ig.routes.ROUTER``
+"""Guarantee 9, auth: with ``IG_API_TOKEN`` set, every ``/v1`` route in ``ig.api.routes.ROUTER``
 (iterated, so new routes are covered as they are added) refuses a request without the token or
 with a wrong one, as 401 problem JSON with ``WWW-Authenticate``, and writes nothing. Webhooks
 open only with their own job's token, never with the API token; signed content URLs open only
@@ -18,7 +18,7 @@ import httpx
 import media_samples
 from test_flow import IMAGE_JOB
 
-from ig.routes import ROUTER
+from ig.api.routes import ROUTER
 
 TOKEN = "api-s3cret-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

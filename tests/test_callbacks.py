@@ -20,10 +20,12 @@ from callback_receiver import SECRET, Received
 from standardwebhooks import Webhook
 from test_flow import IMAGE_JOB
 
-from ig import callbacks, jobs
+from ig import addresses
 from ig.adapters.local.http_client import HttpxClient
+from ig.completion import callbacks
+from ig.completion.sweeper import sweep
+from ig.jobs import records
 from ig.settings import Settings
-from ig.sweeper import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -209,8 +211,8 @@ async def test_callback_urls_must_be_https_and_need_the_secret(start_ig, fake_ru
     assert ig.rows("SELECT * FROM jobs") == [] and no_secret.rows("SELECT * FROM jobs") == []
     assert fake_runware.tasks == {}
     # Outside local mode (the Worker in production) not even localhost may be plain http.
-    assert callbacks.url_problem("http://127.0.0.1:9/hook", Settings()) is not None
-    assert callbacks.url_problem("http://127.0.0.1:9/hook", Settings(local_mode=True)) is None
+    assert addresses.url_problem("http://127.0.0.1:9/hook", local_mode=False) is not None
+    assert addresses.url_problem("http://127.0.0.1:9/hook", local_mode=True) is None
 
 
 def test_the_signature_follows_the_standard_webhooks_reference():
@@ -347,7 +349,7 @@ PUBLIC_HOSTS = ["example.com", "hooks.example.com:8443", "EXAMPLE.com.", "8.8.8.
 
 @pytest.mark.parametrize("host", REFUSED_HOSTS)
 def test_callback_urls_to_private_loopback_or_reserved_addresses_are_refused_in_every_spelling(host):
-    problem = callbacks.url_problem(f"https://{host}/hook", Settings())
+    problem = addresses.url_problem(f"https://{host}/hook", local_mode=False)
     assert problem is not None and problem.startswith(("may not point at", "not a valid URL")), problem
 
 
@@ -357,7 +359,7 @@ LOOPBACK_SPELLED_OTHERWISE = {"0x7f.1", "2130706433", "0177.0.0.1", "127.1", "%3
 
 @pytest.mark.parametrize("host", REFUSED_HOSTS)
 def test_in_local_mode_loopback_is_let_through_only_as_plainly_written(host):
-    problem = callbacks.url_problem(f"https://{host}/hook", Settings(local_mode=True))
+    problem = addresses.url_problem(f"https://{host}/hook", local_mode=True)
     if host in LOOPBACK_AS_WRITTEN:
         assert problem is None
     elif host in LOOPBACK_SPELLED_OTHERWISE:
@@ -368,7 +370,7 @@ def test_in_local_mode_loopback_is_let_through_only_as_plainly_written(host):
 
 @pytest.mark.parametrize("host", PUBLIC_HOSTS)
 def test_callback_urls_to_public_hosts_are_accepted(host):
-    assert callbacks.url_problem(f"https://{host}/hook", Settings()) is None
+    assert addresses.url_problem(f"https://{host}/hook", local_mode=False) is None
 
 
 def test_callback_urls_that_parsers_read_differently_are_refused():
@@ -381,7 +383,7 @@ def test_callback_urls_that_parsers_read_differently_are_refused():
         ("https://1.2.3.4.5/", "not a valid IPv4 address"),
         ("https://example.09/", "not a valid IPv4 address"),
     ):
-        problem = callbacks.url_problem(url, Settings())
+        problem = addresses.url_problem(url, local_mode=False)
         assert problem is not None and why in problem, (url, problem)
 
 
@@ -405,7 +407,7 @@ async def test_a_name_that_resolves_to_a_non_public_address_is_refused_at_send_t
             (await ig.submit(with_callback(target))).json()["id"] for target in (url, "https://mixed.example.test/h")
         ]
         for job_id in job_ids:  # each job's event, written as a real failure writes it
-            await jobs.fail_job(ig.runtime.deps.db, job_id, {"code": "test", "message": "x"}, ig.runtime.deps.now())
+            await records.fail_job(ig.runtime.deps.db, job_id, {"code": "test", "message": "x"}, ig.runtime.deps.now())
         public_only = replace(
             ig.runtime.deps, http=client, settings=replace(ig.runtime.deps.settings, local_mode=False)
         )

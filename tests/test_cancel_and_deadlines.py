@@ -10,7 +10,7 @@ from datetime import datetime
 
 from test_flow import IMAGE_JOB
 
-from ig.sweeper import sweep
+from ig.completion.sweeper import sweep
 
 
 def held_webhooks(fake):

@@ -7,7 +7,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from ig import model_catalogue, runware_models, tasks
+from ig.providers import catalogue
+from ig.providers.runware import models, tasks
 
 IMAGE = {"task": "imageInference", "model": "runware:100@1"}
 
@@ -180,11 +181,11 @@ async def test_get_models_lists_aliases_as_data_each_valid_for_its_task(start_ig
         "defaults": {"width": 1024, "height": 1024, "steps": 4},
     }
     assert {m["task"] for m in items} == set(tasks.TASKS)  # every task type has at least one alias
-    for task, airs in runware_models.MODELS_BY_TASK.items():
-        assert isinstance(airs, tuple) and all(model_catalogue.looks_like_air(air) for air in airs), task
-    for alias in model_catalogue.ALIASES:
+    for task, airs in models.MODELS_BY_TASK.items():
+        assert isinstance(airs, tuple) and all(catalogue.looks_like_air(air) for air in airs), task
+    for alias in catalogue.ALIASES:
         assert alias.task in tasks.TASKS
-        assert model_catalogue.looks_like_air(alias.air)
+        assert catalogue.looks_like_air(alias.air)
         # Defaults never break the task's own rules.
         assert not [e for e in tasks.validate_params(alias.task, alias.defaults) if e.code != "missing"], alias.name
     videos = (await ig.client.get("/v1/models", params={"task": "videoInference"})).json()["items"]

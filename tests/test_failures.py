@@ -10,7 +10,7 @@ import sqlite3
 from fake_runware import SubmitScript
 from test_flow import IMAGE_JOB
 
-from ig.sweeper import sweep
+from ig.completion.sweeper import sweep
 
 
 async def test_bad_input_is_422_listing_every_field_and_records_nothing(start_ig, fake_runware):

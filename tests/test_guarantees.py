@@ -29,8 +29,7 @@ import media_samples
 import pytest
 from fake_runware import FakeRunware, SubmitScript
 
-from ig.runware import MAX_JSON_DEPTH, json_too_deep
-from ig.schemas import parse_json_body
+from ig.safe_json import MAX_JSON_DEPTH, json_too_deep, parse_json_body
 from ig.settings import DEAD_LETTER_QUEUE, JOBS_QUEUE
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fake_runware import SubmitScript
 from test_flow import IMAGE_JOB
 from test_service import MOCK_JOB
 
-from ig.sweeper import sweep
+from ig.completion.sweeper import sweep
 
 
 def submissions(fake, job_id: str) -> int:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from test_inputs_and_delivery import PNG
 
-from ig.filters import artifact_page_sql, parse_filters
-from ig.schemas import TAG_PATTERN, normalize_tag
+from ig.library.filters import artifact_page_sql, parse_filters
+from ig.library.tags import TAG_PATTERN, normalize_tag
 
 TASKS = ("imageInference", "caption", "audioInference")
 WORDS = ("fox", "lighthouse", "harbor", "snow", "neon", "forest", "cathedral", "desert")

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from ig.adapters.local.queue import SqliteQueue
-from ig.consumer import Ack, Retry
+from ig.completion.consumer import Ack, Retry
 from ig.settings import DEAD_LETTER_QUEUE, JOBS_QUEUE
 
 

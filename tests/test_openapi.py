@@ -1,6 +1,6 @@
 """The published contract: ``GET /openapi.json`` is valid OpenAPI 3.1, lists exactly the routes
 ig serves, and describes what ig really answers (real responses from a running ig validate
-against both ``ig.contract`` and the document's own schemas); ``GET /docs`` renders it; both are
+against both ``ig.api.schemas`` and the document's own schemas); ``GET /docs`` renders it; both are
 public; and none of it is imported at a Worker's cold start."""
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 from test_flow import IMAGE_JOB
 from test_service import MOCK_JOB
 
-from ig import contract, filters, openapi, tasks
-from ig.routes import ROUTER
+from ig.api import openapi, schemas
+from ig.api.routes import ROUTER
+from ig.library import filters
+from ig.providers.runware import tasks
 
 JSON_TYPES = ("application/json", "application/problem+json")
 
@@ -35,7 +37,7 @@ class Contract:
     def __call__(self, response: httpx.Response, status: int) -> Any:
         """The answer's JSON (or None), after checking that ``status`` is what it is, that the route
         documents that status, and that the body validates against the documented schema and the
-        ``ig.contract`` model (``extra="forbid"``: a field the view added or dropped fails here)."""
+        ``ig.api.schemas`` model (``extra="forbid"``: a field the view added or dropped fails here)."""
         assert response.status_code == status, response.text
         route, _ = ROUTER.match(response.request.method, response.request.url.path)
         responses = self.document["paths"][route.pattern][route.method.lower()]["responses"]
@@ -53,7 +55,7 @@ class Contract:
         reference = content[media_type]["schema"]["$ref"]
         body = response.json()
         name = reference.rsplit("/", 1)[1]
-        getattr(contract, name).model_validate(body)
+        getattr(schemas, name).model_validate(body)
         schema = {"$ref": reference, "components": self.document["components"]}
         jsonschema.Draft202012Validator(schema).validate(body)
         return body
@@ -64,7 +66,7 @@ class Contract:
 
 def test_the_document_is_valid_openapi_3_1_with_and_without_a_token():
     for secured in (False, True):
-        document = openapi.document("http://ig.test", secured=secured)
+        document = openapi.document(ROUTER, "http://ig.test", secured=secured)
         assert document["openapi"] == "3.1.0"
         validate(document, cls=OpenAPIV31SpecValidator)
         json.dumps(document)  # plain JSON throughout
@@ -74,7 +76,7 @@ def test_the_document_is_valid_openapi_3_1_with_and_without_a_token():
 
 
 def test_every_route_is_documented_and_every_documented_operation_is_a_route():
-    document = openapi.document("http://ig.test", secured=True)
+    document = openapi.document(ROUTER, "http://ig.test", secured=True)
     served = {(route.method.lower(), route.pattern) for route in ROUTER.routes}
     documented = {(method, path) for path, item in document["paths"].items() for method in item}
     assert documented == served
@@ -89,14 +91,14 @@ def test_every_route_is_documented_and_every_documented_operation_is_a_route():
 
 
 def test_the_document_is_built_once_per_process_and_names_the_callers_server():
-    first = openapi.document("http://one.test", secured=False)
-    second = openapi.document("https://two.test", secured=False)
+    first = openapi.document(ROUTER, "http://one.test", secured=False)
+    second = openapi.document(ROUTER, "https://two.test", secured=False)
     assert first["servers"] == [{"url": "http://one.test"}] and second["servers"] == [{"url": "https://two.test"}]
     assert first["paths"] is second["paths"]
 
 
 def test_every_task_type_publishes_its_parameters():
-    schemas = openapi.document("", secured=False)["components"]["schemas"]
+    schemas = openapi.document(ROUTER, "", secured=False)["components"]["schemas"]
     for name in tasks.TASKS:
         assert schemas[f"params.{name}"]["type"] == "object"
 
@@ -118,7 +120,7 @@ class _RecordingQuery(dict):
 
 
 def test_the_documented_library_filters_are_the_ones_the_parser_reads():
-    for model, for_jobs in ((contract.ArtifactQuery, False), (contract.JobQuery, True)):
+    for model, for_jobs in ((schemas.ArtifactQuery, False), (schemas.JobQuery, True)):
         query = _RecordingQuery()
         filters.parse_filters(query, for_jobs=for_jobs)
         assert set(model.model_fields) == query.asked, model.__name__
@@ -126,13 +128,13 @@ def test_the_documented_library_filters_are_the_ones_the_parser_reads():
     query = _RecordingQuery()
     filters.parse_filters(query, for_jobs=True)
     expected = query.asked - {"created_after", "created_before", "limit", "cursor"} | {"group_by", "since", "until"}
-    assert set(contract.UsageQuery.model_fields) == expected
+    assert set(schemas.UsageQuery.model_fields) == expected
 
 
 def test_neither_the_document_nor_its_models_are_imported_at_cold_start():
     code = (
-        "import sys, ig.routes, ig.adapters.local.asgi\n"
-        "print(sorted(m for m in ('ig.contract', 'ig.openapi', 'ig.docs_page') if m in sys.modules))"
+        "import sys, ig.api.routes, ig.adapters.local.asgi\n"
+        "print(sorted(m for m in ('ig.api.schemas', 'ig.api.openapi', 'ig.api.docs_page') if m in sys.modules))"
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert found.strip() == "[]"
@@ -240,7 +242,7 @@ async def test_real_answers_match_the_contract(start_ig):
     check(await get("/v1/artifacts", params={"limit": 0, "kind": "hologram"}), 422)
     check(await get(f"/v1/jobs/{job['id']}", params={"wait": 61}), 422)
     check(await post("/v1/jobs", content=b"{" + b" " * (1024 * 1024) + b"}"), 413)
-    contract.Problem.model_validate((await ig.client.delete("/v1/jobs")).json())  # 405: any route's "default"
+    schemas.Problem.model_validate((await ig.client.delete("/v1/jobs")).json())  # 405: any route's "default"
 
     answered = {(method, pattern) for method, pattern, _ in check.checked}
     public = {("POST", "/webhooks/runware/{job_id}/{token}"), ("GET", "/docs")}  # checked in the tests below

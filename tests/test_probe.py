@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 import media_samples as samples
 import pytest
 
-from ig import media
-from ig.probe import HEAD_LIMIT, MAX_BUFFERED_BYTES, MediaInfo, MediaProbe
+from ig.library import media_types
+from ig.library.probe import HEAD_LIMIT, MAX_BUFFERED_BYTES, MediaInfo, MediaProbe
 
 MB = 1_000_000
 
@@ -120,7 +120,7 @@ def zeros(total: int) -> Iterator[bytes]:
 @pytest.mark.parametrize("name", [name for name in CASES if name not in ("text", "json")])
 def test_every_sample_is_the_type_ig_sniffs(name: str) -> None:
     content_type, data, _ = CASES[name]
-    assert media.sniff(data[:64]).content_type == content_type
+    assert media_types.sniff(data[:64]).content_type == content_type
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from ig import media, runware, tasks
-from ig.providers import Outcome, Reply, classify, host_allowed
+from ig.library import media_types
+from ig.providers.base import Outcome, Reply, host_allowed
+from ig.providers.runware import protocol as runware
+from ig.providers.runware import tasks
+from ig.providers.runware.protocol import classify
+from ig.safe_json import decode_json
 from ig.settings import Settings
 
 TASK = "3f0e2b8e-5a1c-4d7e-9b4a-2f6c1d8e9a10"
@@ -124,8 +128,8 @@ def test_default_media_hosts(url, allowed):
 def test_plain_http_only_to_an_allowed_loopback_host():
     assert host_allowed("http://127.0.0.1:9/x.png", ("127.0.0.1",))
     assert not host_allowed("http://127.0.0.1:9/x.png", (".runware.ai",))
-    assert not host_allowed("http://media.example/x.png", ("media.example",))
-    assert host_allowed("https://media.example/x.png", ("media.example",))
+    assert not host_allowed("http://media_types.example/x.png", ("media_types.example",))
+    assert host_allowed("https://media_types.example/x.png", ("media_types.example",))
 
 
 @pytest.mark.parametrize(
@@ -146,14 +150,14 @@ def test_plain_http_only_to_an_allowed_loopback_host():
     ],
 )
 def test_media_is_recognised_by_its_bytes(head, content_type, kind):
-    found = media.identify(head, "application/octet-stream", None)
+    found = media_types.identify(head, "application/octet-stream", None)
     assert (found.content_type, found.kind) == (content_type, kind)
 
 
 def test_declared_type_and_name_are_fallbacks():
-    assert media.identify(b"????", "image/jpg", None).content_type == "image/jpeg"
-    assert media.identify(b"????", None, "https://x/y.webm?sig=1").content_type == "video/webm"
-    assert media.identify(b"????", None, None) is media.OCTET_STREAM
+    assert media_types.identify(b"????", "image/jpg", None).content_type == "image/jpeg"
+    assert media_types.identify(b"????", None, "https://x/y.webm?sig=1").content_type == "video/webm"
+    assert media_types.identify(b"????", None, None) is media_types.OCTET_STREAM
 
 
 def test_settings_read_from_a_mapping():
@@ -175,6 +179,6 @@ def test_settings_read_from_a_mapping():
 
 
 def test_values_json_cannot_say_are_not_taken_from_the_provider():
-    assert runware.decode_json(b'{"cost": NaN}') is None and runware.decode_json(b"[Infinity]") is None
+    assert decode_json(b'{"cost": NaN}') is None and decode_json(b"[Infinity]") is None
     assert runware.result_cost({"cost": 10**400}) is None and runware.result_cost({"cost": 1e308 * 10}) is None
     assert runware.result_cost({"cost": 0.0026}) == 0.0026

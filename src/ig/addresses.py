@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -178,4 +178,36 @@ def host_problem(host: Host, *, allow_loopback: bool) -> str | None:
         return f"may not point at a private, link-local, multicast or reserved address ({host.address})"
     if not host.written:
         return f"write the host as {host.canonical}"
+    return None
+
+
+def url_problem(url: str, *, local_mode: bool) -> str | None:
+    """Why ig will not call ``url``, or None: https to a public host; in local mode also
+    loopback, by plain http too (see ``ig.addresses`` for what counts as public)."""
+    if any(c <= " " or c in "\\\x7f" for c in url):
+        return "may not contain spaces, control characters or backslashes"  # parsers disagree on them
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "not a valid URL"
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        return "must be an https:// URL"
+    if "@" in parts.netloc:
+        return "may not carry credentials; put a secret in the path or verify the signature"
+    raw_host = parts.netloc
+    if ":" in raw_host and not raw_host.endswith("]"):
+        raw_host = raw_host.rpartition(":")[0]  # the port, checked above
+    try:
+        host = parse_host(raw_host)
+    except ValueError as exc:
+        return f"not a valid URL: {exc}"
+    problem = host_problem(host, allow_loopback=local_mode)
+    if problem is not None:
+        return problem
+    if parts.scheme == "http":
+        if not local_mode:
+            return "must be https (plain http only to localhost when ig runs locally)"
+        if not host.is_loopback:
+            return "plain http is allowed only to localhost"
     return None

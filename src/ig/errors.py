@@ -1,4 +1,4 @@
-"""ig's exception tree. Each class knows its HTTP status and problem type; ``ig.web`` maps
+"""ig's exception tree. Each class knows its HTTP status and problem type; ``ig.api.http`` maps
 them to RFC 9457 problem JSON in one place, so nothing else decides status codes."""
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def test_a_dead_lettered_message_for_a_finished_job_changes_nothing(ig):
 
 # D1 fails every read of one callback row (a port fault): its queue message raises each time.
 FAIL_CALLBACK_READS = """
-from ig import callbacks
+from ig.completion import callbacks
 from ig.adapters.cloudflare import d1
 
 real = getattr(d1.D1Database, "_real_first", d1.D1Database.first)

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from test_auth import PRESET, PUBLIC, REFUSED, request_for
 
-from ig.routes import ROUTER
+from ig.api.routes import ROUTER
 
 from .ig_worker import BASE, IMAGE_JOB, IgWorker, image_job
 from .worker_harness import HarnessResponse
@@ -56,7 +56,7 @@ import asyncio
 import json
 
 from ig.adapters.cloudflare import bootstrap
-from ig.consumer import handle_message
+from ig.completion.consumer import handle_message
 
 queue, body, copies = json.loads(ARGS)
 decisions = await asyncio.gather(

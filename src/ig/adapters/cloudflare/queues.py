@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ig.adapters.cloudflare.convert import to_py
-from ig.consumer import Ack, handle_message
+from ig.completion.consumer import Ack, handle_message
 from ig.deps import Deps
 
 

@@ -13,11 +13,11 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 from workers import Response
 
 from ig.adapters.cloudflare.convert import is_null, read_stream
+from ig.api.http import ApiRequest, ApiResponse, dispatch, problem_response
+from ig.api.routes import ROUTER, body_limit
 from ig.deps import Deps
 from ig.errors import PayloadTooLarge
 from ig.ports import StoredBlob
-from ig.routes import ROUTER, body_limit
-from ig.web import ApiRequest, ApiResponse, dispatch, problem_response
 
 log = logging.getLogger("ig")
 

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from ig.api.http import ApiRequest, ApiResponse, dispatch, problem_response
+from ig.api.routes import ROUTER, body_limit
 from ig.deps import Deps
 from ig.errors import PayloadTooLarge
 from ig.ports import StoredBlob
-from ig.routes import ROUTER, body_limit
-from ig.web import ApiRequest, ApiResponse, dispatch, problem_response
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ig.consumer import Ack, Decision, Retry
+from ig.completion.consumer import Ack, Decision, Retry
 from ig.settings import DEAD_LETTER_QUEUE, JOBS_QUEUE
 
 log = logging.getLogger("ig.queue")

@@ -16,10 +16,10 @@ from ig.adapters.local.files import FileBlobStore
 from ig.adapters.local.http_client import HttpxClient
 from ig.adapters.local.queue import SqliteQueue
 from ig.adapters.local.sqlite_db import SqliteDatabase
-from ig.consumer import handle_message
+from ig.completion.consumer import handle_message
+from ig.completion.sweeper import sweep
 from ig.deps import Deps
 from ig.settings import Settings
-from ig.sweeper import sweep
 
 log = logging.getLogger("ig")
 

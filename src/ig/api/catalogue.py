@@ -1,0 +1,52 @@
+"""The catalogue as the API shows it: ``GET /v1/tasks`` (each task type with the JSON Schema of
+its parameters) and ``GET /v1/models`` (the model aliases)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from ig.providers import catalogue
+from ig.providers.runware import models, tasks
+
+
+@cache
+def task_list() -> dict[str, Any]:
+    # Built once per process: schema generation costs ~80 ms and never changes at run time.
+    aliases_by_task: dict[str, list[str]] = {}
+    for alias in catalogue.ALIASES:
+        aliases_by_task.setdefault(alias.task, []).append(alias.name)
+    return {
+        "items": [
+            {
+                "task": spec.name,
+                "summary": spec.summary,
+                "modality": spec.modality,
+                "results_param": spec.results_param,
+                "outputs": list(spec.outputs),
+                "params_schema": tasks.params_schema(spec),
+                "example": spec.example,
+                "timeout_seconds": spec.timeout_seconds,
+                "model_aliases": aliases_by_task.get(spec.name, []),
+                "known_models": len(models.MODELS_BY_TASK.get(spec.name, ())),
+            }
+            for spec in tasks.TASKS.values()
+        ],
+        "passthrough": "Other Runware task types are sent as given; their outputs are found generically.",
+    }
+
+
+def model_list(task: str | None = None) -> dict[str, Any]:
+    return {
+        "items": [
+            {
+                "name": alias.name,
+                "air": alias.air,
+                "task": alias.task,
+                "description": alias.description,
+                "defaults": alias.defaults,
+            }
+            for alias in catalogue.ALIASES
+            if task is None or alias.task == task
+        ]
+    }

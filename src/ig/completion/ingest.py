@@ -1,0 +1,163 @@
+"""Turning provider results into artifacts: each result is recorded once, each of its outputs is
+streamed into the blob store under a key derived from (job, result, output), and the artifact
+rows, the result's stored mark and the job's completion commit in one batch. Running any of
+this twice (duplicate webhooks, redelivered messages) changes nothing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ig.deps import Deps
+from ig.errors import MediaRefused
+from ig.job_states import ENDED_WITHOUT_RESULTS, sql_list
+from ig.jobs import callback_outbox, records
+from ig.jobs.provider_events import one_chunk
+from ig.library import media_types
+from ig.library.probe import MediaProbe
+from ig.library.streams import Digest, prepend, probe_result
+from ig.ports import Row, Statement
+from ig.providers.base import decode_inline
+from ig.providers.mock import MOCK_SCHEME
+from ig.providers.registry import provider_for
+from ig.providers.runware import protocol as runware
+
+ARTIFACT_NAMESPACE = uuid.UUID("9f1c2d4e-8b7a-4c3d-a1e2-3f4b5c6d7e8f")
+
+INSERT_RESULT = """
+INSERT INTO results (job_id, result_key, raw, seed, cost, nsfw, event_id, received_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (job_id, result_key) DO NOTHING
+"""
+SELECT_RESULT = "SELECT stored_at FROM results WHERE job_id = ?1 AND result_key = ?2"
+SELECT_ARTIFACT_ID = "SELECT id FROM artifacts WHERE id = ?1"
+INSERT_ARTIFACT = f"""
+INSERT INTO artifacts (id, role, job_id, result_key, output_name, provider, task, model, kind, content_type, size,
+                       sha256, blob_key, source_url, created_at, width, height, duration_seconds, nsfw, arrived_after)
+SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+       CASE WHEN j.status IN {sql_list(ENDED_WITHOUT_RESULTS)} THEN j.status END
+FROM jobs j WHERE j.id = ?2
+ON CONFLICT DO NOTHING
+"""
+# Only into an artifact without tags: a duplicate delivery never undoes the consumer's edits.
+INHERIT_TAGS = """
+INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq)
+SELECT t.tag, a.seq FROM artifacts a JOIN job_tags t ON t.job_id = a.job_id
+WHERE a.id = ?1 AND NOT EXISTS (SELECT 1 FROM artifact_tags x WHERE x.artifact_seq = a.seq)
+"""
+# The job's words plus the artifact's own text; guarded so a racing duplicate adds no second row.
+INDEX_ARTIFACT_TEXT = """
+INSERT INTO artifact_search (rowid, body)
+SELECT a.seq, coalesce((SELECT s.body FROM job_search s JOIN jobs j ON s.rowid = j.seq WHERE j.id = a.job_id), '')
+              || char(10) || ?2
+FROM artifacts a WHERE a.id = ?1 AND NOT EXISTS (SELECT 1 FROM artifact_search WHERE rowid = a.seq)
+"""
+SEARCHABLE_TEXT_LIMIT = 64 * 1024
+MARK_STORED = "UPDATE results SET stored_at = ?3 WHERE job_id = ?1 AND result_key = ?2 AND stored_at IS NULL"
+
+
+async def ingest(deps: Deps, job: Row, envelope: runware.Envelope, event_id: str, received_at: str) -> None:
+    """Record the envelope's results, store their outputs, fail the job on provider errors."""
+    for item in envelope.results:
+        if item.get("taskUUID") not in (None, job["id"]):
+            deps.log.warning("job %s: ignoring a result for task %s", job["id"], item.get("taskUUID"))
+            continue
+        key = runware.result_key(item)
+        seed = runware.result_seed(item)
+        nsfw = runware.result_nsfw(item)
+        await deps.db.run(
+            INSERT_RESULT,
+            [
+                job["id"],
+                key,
+                json.dumps(runware.slim_result(item)),
+                str(seed) if seed is not None else None,
+                runware.result_cost(item),
+                int(nsfw) if nsfw is not None else None,
+                event_id,
+                received_at,
+            ],
+        )
+        result = await deps.db.first(SELECT_RESULT, [job["id"], key])
+        if result is not None and result["stored_at"] is None:
+            await store_outputs(deps, job, key, item)
+    if envelope.errors:
+        info = runware.error_info(envelope.errors[0])
+        if await records.fail_job(deps.db, job["id"], info.to_json(), deps.now()):
+            deps.log.info("job %s failed: %s", job["id"], info.code)
+
+
+async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) -> None:
+    statements: list[Statement] = []
+    now = deps.now()
+    nsfw = runware.result_nsfw(item)
+    for ref in runware.outputs_of(item):
+        artifact_id = str(uuid.uuid5(ARTIFACT_NAMESPACE, f"{job['id']}/{key}/{ref.name}"))
+        if await deps.db.first(SELECT_ARTIFACT_ID, [artifact_id]) is not None:
+            continue
+        blob_key = f"artifacts/{artifact_id}"
+        chunks, declared = _open(deps, job, ref)
+        stream = chunks.__aiter__()
+        first = b""
+        async for chunk in stream:
+            if chunk:
+                first = chunk
+                break
+        kind_type = (
+            media_types.JSON if ref.media_hint == "json" else media_types.TEXT if ref.media_hint == "text" else None
+        )
+        found = kind_type or media_types.identify(first[:64], declared, ref.url)
+        probe = MediaProbe(found.content_type)
+        digest = Digest(prepend(first, stream), probe)
+        await deps.blobs.put(
+            blob_key,
+            digest,
+            content_type=found.content_type,
+            metadata={"job_id": job["id"], "artifact_id": artifact_id, "output": ref.name},
+        )
+        kind = ref.kind_hint if found is media_types.OCTET_STREAM else found.kind
+        info = probe_result(deps, probe, artifact_id)
+        statements.append(
+            (
+                INSERT_ARTIFACT,
+                [
+                    artifact_id,
+                    job["id"],
+                    key,
+                    ref.name,
+                    kind,
+                    found.content_type,
+                    digest.size,
+                    digest.sha256,
+                    blob_key,
+                    ref.url,
+                    now,
+                    info.width,
+                    info.height,
+                    info.duration_seconds,
+                    int(nsfw) if nsfw is not None else None,
+                ],
+            )
+        )
+        statements.append((INHERIT_TAGS, [artifact_id]))
+        own_text = ref.text if ref.text is not None and len(ref.text) <= SEARCHABLE_TEXT_LIMIT else ""
+        statements.append((INDEX_ARTIFACT_TEXT, [artifact_id, own_text]))
+        statements.append(callback_outbox.artifact_event(job["id"], artifact_id, now))
+    statements.append((MARK_STORED, [job["id"], key, now]))
+    statements.append((records.COMPLETE_JOB, [job["id"], now]))
+    statements.append(callback_outbox.job_event(job["id"], "succeeded", now))
+    await deps.db.batch(statements)
+
+
+def _open(deps: Deps, job: Row, ref: runware.OutputRef) -> tuple[AsyncIterator[bytes], str | None]:
+    """The output's bytes as a stream, and the content type its source declares."""
+    if ref.text is not None:
+        return one_chunk(ref.text.encode("utf-8")), None
+    if ref.inline is not None:
+        return decode_inline(ref.inline)
+    assert ref.url is not None
+    if ref.url.startswith(MOCK_SCHEME) and job["provider"] != "mock":
+        raise MediaRefused("mock outputs are only accepted for mock jobs")
+    return provider_for(job["provider"], deps).open_output(ref.url), None

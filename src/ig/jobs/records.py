@@ -1,0 +1,128 @@
+"""The job record: every change to it as a guarded (compare-and-set) SQL write,
+so duplicated or reordered work can never move a job backwards."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ig.errors import Conflict, NotFound
+from ig.job_states import OPEN_SQL, JobStatus
+from ig.jobs import callback_outbox
+from ig.ports import Database, Row, Statement
+
+INSERT_JOB = """
+INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,
+                  provider_task_id, webhook_token, expected_results, created_at, deadline_at,
+                  next_check_at, updated_at, model_alias, preset, preset_version, timeout_seconds, callback_url,
+                  callback_events, request_blob_key)
+VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+"""
+INSERT_JOB_TAGS = "INSERT OR IGNORE INTO job_tags (job_id, tag) SELECT ?1, value FROM json_each(?2)"
+INDEX_JOB_TEXT = "INSERT INTO job_search (rowid, body) SELECT seq, ?2 FROM jobs WHERE id = ?1"
+SELECT_JOB = "SELECT * FROM jobs WHERE id = ?1"
+
+MARK_SUBMITTED = """
+UPDATE jobs SET status = 'submitted', submitted_at = ?2, updated_at = ?2, next_check_at = ?3,
+                submit_attempts = submit_attempts + 1, last_error = NULL
+WHERE id = ?1 AND status = 'queued'
+"""
+NOTE_SUBMIT_RETRY = """
+UPDATE jobs SET submit_attempts = submit_attempts + 1, last_error = ?2, updated_at = ?3, next_check_at = ?4
+WHERE id = ?1 AND status = 'queued'
+"""
+FAIL_JOB = f"""
+UPDATE jobs SET status = 'failed', error = ?2, completed_at = ?3, updated_at = ?3
+WHERE id = ?1 AND status IN {OPEN_SQL}
+"""
+# Succeeds the job once every expected result is stored; a no-op until then, and after. Results
+# can beat the provider's answer to the submit (a slow ack): then they date the submission.
+COMPLETE_JOB = f"""
+UPDATE jobs SET status = 'succeeded', completed_at = ?2, updated_at = ?2, submitted_at = coalesce(submitted_at, ?2)
+WHERE id = ?1 AND status IN {OPEN_SQL}
+  AND (SELECT count(*) FROM results WHERE job_id = ?1 AND stored_at IS NOT NULL) >= expected_results
+"""
+CANCEL_JOB = f"""
+UPDATE jobs SET status = 'cancelled', cancelled_at = ?2, completed_at = ?2, updated_at = ?2
+WHERE id = ?1 AND status IN {OPEN_SQL}
+"""
+NOTE_ERROR = "UPDATE jobs SET last_error = ?2, updated_at = ?3 WHERE id = ?1"
+NOTE_ACTIVITY = f"""
+UPDATE jobs SET next_check_at = ?2, updated_at = ?3 WHERE id = ?1 AND status IN {OPEN_SQL}
+"""
+# Claims the next link of the poll chain; zero rows changed means another message owns it.
+ADVANCE_POLL = f"""
+UPDATE jobs SET poll_seq = ?3, next_check_at = ?4, updated_at = ?5
+WHERE id = ?1 AND poll_seq = ?2 AND status IN {OPEN_SQL}
+"""
+
+
+def search_text(params: dict[str, Any]) -> str:
+    """The words a job is found by: its prompts (not the negative one) and chat messages."""
+    parts = [params.get(k) for k in ("positivePrompt", "prompt", "text")]
+    speech = params.get("speech")
+    if isinstance(speech, dict):
+        parts.append(speech.get("text"))
+    messages = params.get("messages")
+    if isinstance(messages, list):
+        parts.extend(m.get("content") for m in messages if isinstance(m, dict))
+    return "\n".join(p for p in parts if isinstance(p, str))
+
+
+def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
+    return [
+        (
+            INSERT_JOB,
+            [
+                row["id"],
+                row["provider"],
+                row["task"],
+                row["model"],
+                json.dumps(row["params"]),
+                json.dumps(row["metadata"]),
+                row["request"],
+                json.dumps(row["provider_request"]),
+                row["webhook_token"],
+                row["expected_results"],
+                row["created_at"],
+                row["deadline_at"],
+                row["next_check_at"],
+                row.get("model_alias"),
+                row.get("preset"),
+                row.get("preset_version"),
+                row["timeout_seconds"],
+                row.get("callback_url"),
+                json.dumps(row["callback_events"]) if row.get("callback_url") else None,
+                row.get("request_blob_key"),
+            ],
+        ),
+        (INSERT_JOB_TAGS, [row["id"], json.dumps(tags)]),
+        (INDEX_JOB_TEXT, [row["id"], search_text(row["params"])]),
+    ]
+
+
+async def load_job(db: Database, job_id: str) -> Row | None:
+    return await db.first(SELECT_JOB, [job_id])
+
+
+async def fail_job(db: Database, job_id: str, error: dict[str, Any], now: str) -> bool:
+    """Fail an open job with ``error``, and record its ``job.failed`` callback in the same
+    write; False when it was already finished."""
+    failed = (FAIL_JOB, [job_id, json.dumps(error), now])
+    changed = await db.batch([failed, callback_outbox.job_event(job_id, "failed", now)])
+    return changed[0] == 1
+
+
+async def cancel_job(db: Database, job_id: str, now: str) -> None:
+    """Cancel an open job; cancelling a cancelled job is a no-op, a finished one a ``Conflict``."""
+    if await db.run(CANCEL_JOB, [job_id, now]):
+        return
+    job = await load_job(db, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if job["status"] != JobStatus.CANCELLED:
+        raise Conflict(f"job {job_id} has already {job['status']}", job_id=job_id)
+
+
+async def note_error(db: Database, job_id: str, error: dict[str, Any], now: str) -> None:
+    await db.run(NOTE_ERROR, [job_id, json.dumps(error), now])

@@ -1,0 +1,154 @@
+"""From what a consumer asked for to the exact task ig will run: a preset filled with its
+variables, a model alias turned into Runware's AIR with its defaults, the task type inferred or
+checked against the model, and the parameters checked against the task's generic rules.
+
+Nothing is recorded or spent here; every problem found is reported together in one 422."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ig import addresses
+from ig.errors import FieldError, ValidationFailed
+from ig.jobs import callback_outbox, placeholders, presets
+from ig.jobs.requests import (
+    MAX_TAGS,
+    JobRequest,
+    PresetRequest,
+    metadata_errors,
+    provider_errors,
+    task_size_errors,
+)
+from ig.ports import Database
+from ig.providers import catalogue
+from ig.providers.runware import tasks
+from ig.settings import Settings
+from ig.validation import parse_model
+
+
+@dataclass
+class ResolvedJob:
+    provider: str
+    task: str
+    model: str
+    """The Runware AIR (or, for the mock provider, any name)."""
+    params: dict[str, Any]
+    """Fully resolved: preset filled in, alias defaults applied, overrides on top."""
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    model_alias: str | None = None
+    preset: str | None = None
+    preset_version: int | None = None
+    timeout_seconds: int = tasks.DEFAULT_TIMEOUT_SECONDS
+    callback_url: str | None = None
+    callback_events: list[str] = field(default_factory=list)
+
+
+async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJob:
+    """Validate a ``POST /v1/jobs`` body (decoded JSON) into the job to run."""
+    request = parse_model(JobRequest, data)
+    errors: list[FieldError] = _callback_errors(request, settings)
+    preset_body: PresetRequest | None = None
+    version: int | None = None
+    if request.preset is not None:
+        found = await presets.current_version(db, request.preset)
+        if found is None:
+            raise ValidationFailed([FieldError("preset", f"no preset named {request.preset!r}", "not_found")])
+        version, preset_body = found
+    elif request.variables:
+        errors.append(FieldError("variables", "variables fill a preset's placeholders; name a preset", "unused"))
+
+    model = request.model or (preset_body.model if preset_body else None)
+    task = request.task or (preset_body.task if preset_body else None)
+    provider = request.provider or (preset_body.provider if preset_body else "runware")
+    params = dict(request.params)
+    tags = list(request.tags)
+    metadata = dict(request.metadata)
+    variables_ok = True
+    if preset_body is not None:
+        # Overridden parameters drop out before filling: their placeholders need no variable.
+        template = {k: v for k, v in preset_body.params.items() if k not in request.params}
+        wanted = placeholders.names_in(template)
+        for name in sorted(wanted - request.variables.keys()):
+            errors.append(FieldError(f"variables.{name}", f"preset {request.preset} needs this variable", "missing"))
+        for name in sorted(request.variables.keys() - placeholders.names_in(preset_body.params)):
+            errors.append(FieldError(f"variables.{name}", f"preset {request.preset} has no {{{name}}}", "unused"))
+        variables_ok = wanted <= request.variables.keys()
+        if variables_ok:
+            # Checked before filling: a short template can repeat a large variable thousands of times.
+            oversized = _expansion_errors(request.preset, template, request.variables, settings.max_task_bytes)
+            errors += oversized
+            variables_ok = not oversized
+        if variables_ok:
+            params = {**placeholders.fill(template, request.variables), **request.params}
+        tags = list(dict.fromkeys([*preset_body.tags, *request.tags]))
+        if len(tags) > MAX_TAGS:
+            message = f"with preset {request.preset}'s tags, at most {MAX_TAGS} tags"
+            errors.append(FieldError("tags", message, "too_many"))
+        metadata = {**preset_body.metadata, **request.metadata}
+
+    errors += metadata_errors(metadata, request.preset)
+    errors += provider_errors(provider, settings)
+    if model is None:
+        errors.append(FieldError("model", "required: a model alias or a Runware AIR", "missing"))
+        raise ValidationFailed(errors)
+    choice = catalogue.choose_model(model, task, provider, errors)
+    params = {**choice.defaults, **params}
+    if variables_ok:
+        errors += task_size_errors(params, request.preset, settings.max_task_bytes)
+    if choice.task is not None and variables_ok:
+        errors.extend(tasks.validate_params(choice.task, params))
+    if errors:
+        raise ValidationFailed(errors)
+    assert choice.task is not None
+    timeout = request.timeout_seconds or settings.job_timeout_seconds
+    return ResolvedJob(
+        provider=provider,
+        task=choice.task,
+        model=choice.air,
+        params=params,
+        tags=tags,
+        metadata=metadata,
+        model_alias=choice.alias,
+        preset=request.preset,
+        preset_version=version,
+        timeout_seconds=timeout if timeout is not None else tasks.default_timeout(choice.task),
+        callback_url=request.callback_url,
+        callback_events=list(request.callback_events or callback_outbox.DEFAULT_EVENTS),
+    )
+
+
+def _expansion_errors(
+    preset: str | None, template: dict[str, Any], variables: dict[str, Any], limit: int
+) -> list[FieldError]:
+    """The variables that would make the filled-in preset too large, largest share first, as
+    many as it takes to account for the excess; estimated without filling anything in."""
+    counts = placeholders.occurrences(template)
+    # Each "{name}" (as a whole string, or its text inside one) gives way to the value's JSON.
+    shares = {name: count * (len(json.dumps(variables[name])) - len(name) - 4) for name, count in counts.items()}
+    estimate = len(json.dumps(template)) + sum(shares.values())
+    excess = estimate - limit
+    errors = []
+    for name in sorted(shares, key=shares.__getitem__, reverse=True):
+        if excess <= 0:
+            break
+        message = (
+            f"preset {preset} uses {{{name}}} {counts[name]} times: filled in with this value its parameters "
+            f"would be about {estimate} bytes, over the {limit}-byte limit (IG_MAX_TASK_BYTES)"
+        )
+        errors.append(FieldError(f"variables.{name}", message, "task_too_large"))
+        excess -= shares[name]
+    return errors
+
+
+def _callback_errors(request: JobRequest, settings: Settings) -> list[FieldError]:
+    if request.callback_url is None:
+        if request.callback_events is not None:
+            return [FieldError("callback_events", "name a callback_url to send events to", "unused")]
+        return []
+    if not settings.callback_secret:
+        return [FieldError("callback_url", "callbacks need IG_CALLBACK_SECRET set on the service", "unavailable")]
+    problem = addresses.url_problem(request.callback_url, local_mode=settings.local_mode)
+    return [FieldError("callback_url", problem, "invalid_url")] if problem else []

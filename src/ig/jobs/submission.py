@@ -1,0 +1,195 @@
+"""Submitting a job: validate, record it first, then send the provider one task. A resend reuses
+the job's id as taskUUID, so a submit that may have reached the provider is safe to repeat."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ig import logs
+from ig.deps import Deps, isoformat
+from ig.errors import FieldError, ProviderRejected, ValidationFailed
+from ig.job_states import is_terminal
+from ig.jobs import callback_outbox, idempotency, records
+from ig.jobs.provider_events import INLINE_BODY_LIMIT, one_chunk, record_reply
+from ig.jobs.resolution import resolve_job
+from ig.library import lineage
+from ig.ports import Row, Statement
+from ig.providers.base import Outcome
+from ig.providers.registry import provider_for
+from ig.providers.runware import protocol as runware
+from ig.providers.runware import tasks
+from ig.providers.runware.protocol import classify
+
+REDACTED = "<redacted>"
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None, cap: int = 300) -> int:
+    """Exponential backoff with jitter (2, 4, 8 ... seconds, capped), never sooner than Retry-After."""
+    base = min(cap, 2 ** max(1, attempt))
+    delay = base * random.uniform(0.8, 1.2)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return max(1, round(delay))
+
+
+def _webhook_url(deps: Deps, job_id: str, token: str) -> str:
+    return f"{deps.settings.public_url}/webhooks/runware/{job_id}/{token}"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: str
+    replayed: bool = False
+    """An earlier request with the same Idempotency-Key made this job; nothing new was sent."""
+
+
+async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.Key | None = None) -> Submitted:
+    """``POST /v1/jobs``: resolve and validate (nothing is recorded or spent on bad input),
+    record the job, send the task. ``data`` is the decoded body, ``request_text`` the body as
+    received (kept for provenance). Raises ``ValidationFailed`` or ``ProviderRejected``."""
+    body_digest = idempotency.digest(data) if key else ""
+    if key:
+        found = await idempotency.earlier(deps.db, key, body_digest, deps.now())
+        if found:
+            return Submitted(found["job_id"], replayed=True)
+    job = await resolve_job(deps.db, deps.settings, data)
+    provider = provider_for(job.provider, deps)
+    job_id = deps.new_id()
+    logs.working_on(job_id)
+    moment = deps.clock()
+    now = isoformat(moment)
+    token = deps.new_token() if provider.sends_webhooks and deps.settings.webhooks_enabled else None
+    task = runware.build_task(
+        task_uuid=job_id,
+        task=job.task,
+        model=job.model,
+        params=job.params,
+        webhook_url=_webhook_url(deps, job_id, token) if token else None,
+    )
+    stored_task = dict(task)
+    if token:
+        stored_task["webhookURL"] = _webhook_url(deps, job_id, REDACTED)
+    row = {
+        "id": job_id,
+        "provider": job.provider,
+        "task": job.task,
+        "model": job.model,
+        "params": job.params,
+        "metadata": job.metadata,
+        "request": request_text,
+        "provider_request": stored_task,
+        "webhook_token": token,
+        "expected_results": tasks.expected_results(job.task, job.params),
+        "created_at": now,
+        "deadline_at": isoformat(moment + timedelta(seconds=job.timeout_seconds)),
+        "next_check_at": isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds)),
+        "model_alias": job.model_alias,
+        "preset": job.preset,
+        "preset_version": job.preset_version,
+        "timeout_seconds": job.timeout_seconds,
+        "callback_url": job.callback_url,
+        "callback_events": job.callback_events,
+    }
+    inputs = await lineage.check_references(deps, job_id, job.params)
+    raw_request = request_text.encode("utf-8")
+    if len(raw_request) > INLINE_BODY_LIMIT:  # kept beside the row, as large provider bodies are
+        row["request"], row["request_blob_key"] = "", f"requests/{job_id}.json"
+        await deps.blobs.put(
+            row["request_blob_key"],
+            one_chunk(raw_request),
+            content_type="application/json",
+            metadata={"job_id": job_id},
+        )
+    statements = [*records.insert_job(row, job.tags), *inputs]
+    try:
+        found = await _record(deps, statements, key, body_digest, job_id, moment)
+    except BaseException:
+        await _drop_kept_request(deps, row)
+        raise
+    if found:
+        await _drop_kept_request(deps, row)  # the racing request's job is the one that stays
+        return Submitted(found["job_id"], replayed=True)
+    recorded = await records.load_job(deps.db, job_id)
+    assert recorded is not None
+    await attempt_submit(deps, recorded, raise_rejection=True)
+    return Submitted(job_id)
+
+
+async def _record(
+    deps: Deps, statements: list[Statement], key: idempotency.Key | None, body_digest: str, job_id: str, moment: Any
+) -> Row | None:
+    """Write the job; with a key, None when this request claimed it, or the earlier request's
+    record when a racing request made the job first (then nothing was written)."""
+    if key:
+        return await idempotency.claim_with(deps.db, key, body_digest, job_id, moment, statements)
+    await deps.db.batch(statements)
+    return None
+
+
+async def _drop_kept_request(deps: Deps, row: dict[str, Any]) -> None:
+    if row.get("request_blob_key"):
+        await deps.blobs.delete(row["request_blob_key"])
+
+
+def task_for(job: Row) -> dict[str, Any]:
+    """The exact task to (re)send, with the real webhook token in place of the redaction."""
+    task = json.loads(job["provider_request"])
+    if job["webhook_token"] and "webhookURL" in task:
+        task["webhookURL"] = task["webhookURL"].replace(REDACTED, job["webhook_token"])
+    return task
+
+
+async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False) -> Outcome:
+    """Send the job's task once and record what happened. Transient failures schedule a retry
+    through the queue; rejections fail the job (and, for a fresh API call, reach the caller)."""
+    provider = provider_for(job["provider"], deps)
+    reply = await provider.submit(await lineage.resolve(deps, task_for(job)))
+    now_moment = deps.clock()
+    now = isoformat(now_moment)
+    if reply.read_whole:
+        await record_reply(deps, job["id"], "submit", reply)
+    outcome, info = classify(reply)
+    if outcome is Outcome.ACCEPTED:
+        quiet = isoformat(now_moment + timedelta(seconds=deps.settings.quiet_seconds))
+        await deps.db.run(records.MARK_SUBMITTED, [job["id"], now, quiet])
+        if not (provider.sends_webhooks and job["webhook_token"]):
+            await start_polling(deps, job["id"], provider.first_poll_delay)
+        return outcome
+    assert info is not None
+    if outcome is Outcome.TRANSIENT:
+        attempt = job["submit_attempts"] + 1
+        delay = backoff_seconds(attempt, info.retry_after)
+        deps.log.warning("job %s: submit attempt %d failed (%s), retrying in %ds", job["id"], attempt, info.code, delay)
+        next_check = isoformat(now_moment + timedelta(seconds=delay + deps.settings.quiet_seconds))
+        await deps.db.run(records.NOTE_SUBMIT_RETRY, [job["id"], json.dumps(info.to_json()), now, next_check])
+        await deps.queue.send({"type": "submit", "job_id": job["id"]}, delay_seconds=delay)
+        return outcome
+    await records.fail_job(deps.db, job["id"], info.to_json(), now)
+    await callback_outbox.enqueue_new(deps, job["id"])
+    if raise_rejection:
+        if runware.is_validation(info):
+            parameter = info.parameter if isinstance(info.parameter, list) else [info.parameter or "params"]
+            raise ValidationFailed(
+                [FieldError(f"params.{p}" if p != "params" else p, info.message, info.code) for p in parameter],
+                job_id=job["id"],
+                provider_error=info.to_json(),
+            )
+        raise ProviderRejected(info, job["id"])
+    return outcome
+
+
+async def start_polling(deps: Deps, job_id: str, delay: int) -> None:
+    """Begin (or restart) the getResponse chain: claim the next sequence number, then enqueue it."""
+    job = await records.load_job(deps.db, job_id)
+    if job is None or is_terminal(job):
+        return
+    seq = job["poll_seq"] + 1
+    moment = deps.clock()
+    next_check = isoformat(moment + timedelta(seconds=delay + deps.settings.quiet_seconds))
+    claimed = await deps.db.run(records.ADVANCE_POLL, [job_id, job["poll_seq"], seq, next_check, isoformat(moment)])
+    if claimed:
+        await deps.queue.send({"type": "poll", "job_id": job_id, "seq": seq}, delay_seconds=delay)

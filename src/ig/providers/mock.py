@@ -1,0 +1,137 @@
+"""The built-in ``mock`` provider: speaks Runware's protocol without a network, so ig can be
+tried and consumers can test against it without a Runware key. Outputs are real and
+deterministic: a PNG that depends on the seed and has the requested size, a WAV tone, text."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import struct
+import sys
+import uuid
+import zlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from ig.providers.base import Reply
+
+MOCK_SCHEME = "mock://"
+_TEXT_TASKS = frozenset({"caption", "promptEnhance", "textInference"})
+_AUDIO_TASKS = frozenset({"audioInference"})
+_MAX_SIDE = 4096
+_ROWS_PER_CHUNK = 64
+
+
+def _seed_for(task: dict[str, Any], index: int) -> int:
+    seed = task.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed + index
+    digest = hashlib.sha256(f"{task['taskUUID']}/{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") or 1
+
+
+def _side(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and 1 <= value <= _MAX_SIDE else default
+
+
+class MockProvider:
+    """Accepts every task and reports it finished on the first getResponse."""
+
+    name = "mock"
+    sends_webhooks = False
+    first_poll_delay = 0
+
+    async def submit(self, task: dict[str, Any]) -> Reply:
+        ack = {"data": [{"taskType": task["taskType"], "taskUUID": task["taskUUID"]}]}
+        return Reply.of_json(200, ack)
+
+    async def get_response(self, task: dict[str, Any]) -> Reply:
+        count_key = "promptVersions" if task["taskType"] == "promptEnhance" else "numberResults"
+        count = task.get(count_key, 1)
+        count = count if isinstance(count, int) and 0 < count <= 20 else 1
+        return Reply.of_json(200, {"data": [self._result(task, i) for i in range(count)]})
+
+    def _result(self, task: dict[str, Any], index: int) -> dict[str, Any]:
+        seed = _seed_for(task, index)
+        media_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{task['taskUUID']}/{index}"))
+        item: dict[str, Any] = {
+            "taskType": task["taskType"],
+            "taskUUID": task["taskUUID"],
+            "status": "success",
+            "seed": seed,
+            "cost": 0,
+        }
+        if task["taskType"] in _TEXT_TASKS:
+            item["resultIndex"] = index
+            subject = task.get("positivePrompt") or task.get("prompt") or "an image"
+            item["text"] = f"mock {task['taskType']} #{index} (seed {seed}) of: {subject}"
+        elif task["taskType"] in _AUDIO_TASKS:
+            item["audioUUID"] = media_uuid
+            item["audioURL"] = f"{MOCK_SCHEME}audio/{seed}.wav"
+        else:
+            width, height = _side(task.get("width"), 512), _side(task.get("height"), 512)
+            item["imageUUID"] = media_uuid
+            item["imageURL"] = f"{MOCK_SCHEME}image/{seed}/{width}x{height}.png"
+        return item
+
+    def open_output(self, url: str) -> AsyncIterator[bytes]:
+        path = url.removeprefix(MOCK_SCHEME)
+        kind, _, rest = path.partition("/")
+        if kind == "image":
+            seed_text, _, size = rest.partition("/")
+            width, _, height = size.removesuffix(".png").partition("x")
+            return png_chunks(int(seed_text), int(width), int(height))
+        if kind == "audio":
+            return wav_chunks(int(rest.removesuffix(".wav")))
+        raise ValueError(f"unknown mock output {url!r}")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+async def _off_the_loop(work: Callable[..., bytes], *args: Any) -> bytes:
+    """Encoding is CPU work: done in a thread, the server goes on answering meanwhile (20 images
+    of 4096 x 4096 held ``ig serve`` up for seconds). Pyodide has no threads, and there the mock
+    runs only when a deployment turns it on."""
+    if sys.platform == "emscripten":
+        return work(*args)
+    return await asyncio.to_thread(work, *args)
+
+
+def _rows(band: bytes, top: int, width: int, height: int) -> bytes:
+    return b"".join(b"\x00" + band[y * 3 : (y + width) * 3] for y in range(top, min(top + _ROWS_PER_CHUNK, height)))
+
+
+async def png_chunks(seed: int, width: int, height: int) -> AsyncIterator[bytes]:
+    """A width x height RGB PNG of diagonal bands coloured by the seed, encoded row band by row
+    band so even a 4096 x 4096 image never sits whole in memory."""
+    palette = hashlib.sha256(str(seed).encode()).digest()
+    # Pixel (x, y) takes colour band[x + y]: one precomputed line serves every row.
+    line = bytearray()
+    for i in range(width + height):
+        shade = palette[(i // 16) % 8 * 3 : (i // 16) % 8 * 3 + 3]
+        line += bytes((shade[0] ^ (i & 0x3F), shade[1], shade[2] ^ ((i >> 2) & 0x1F)))
+    band = bytes(line)
+    yield b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    compressor = zlib.compressobj(6)
+
+    def encode(top: int) -> bytes:
+        return compressor.compress(_rows(band, top, width, height))
+
+    for top in range(0, height, _ROWS_PER_CHUNK):
+        data = await _off_the_loop(encode, top)
+        if data:
+            yield _png_chunk(b"IDAT", data)
+    yield _png_chunk(b"IDAT", compressor.flush()) + _png_chunk(b"IEND", b"")
+
+
+async def wav_chunks(seed: int, seconds: int = 1, rate: int = 8000) -> AsyncIterator[bytes]:
+    """A square-wave tone whose pitch depends on the seed, 8-bit mono PCM."""
+    period = max(2, rate // (200 + seed % 600))
+    frames = seconds * rate
+    header = b"RIFF" + struct.pack("<I", 36 + frames) + b"WAVE"
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate, 1, 8)
+    header += b"data" + struct.pack("<I", frames)
+    cycle = bytes([200] * (period // 2) + [56] * (period - period // 2))
+    yield header + (cycle * (frames // period + 1))[:frames]
