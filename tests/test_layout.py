@@ -83,3 +83,19 @@ def test_every_module_imports_alone_in_a_fresh_interpreter():
 
     with ThreadPoolExecutor(4) as pool:
         assert [failure for failure in pool.map(alone, names) if failure] == []
+
+
+def test_the_schema_spells_the_job_states_of_ig_job_states():
+    """The one place SQL cannot import them: the CHECK constraint and the partial indexes on open
+    jobs. Held here to the enum, so adding a state is one change and this test's reminder."""
+    from ig.adapters.local.sqlite_db import SqliteDatabase
+    from ig.job_states import OPEN_SQL, JobStatus, sql_list
+
+    db = SqliteDatabase(":memory:")
+    db.migrate()
+    [jobs] = db._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs'").fetchall()
+    assert f"CHECK (status IN {sql_list(tuple(JobStatus))})" in jobs["sql"]
+    partial = db._conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql LIKE '%WHERE%'")
+    open_indexes = {row["name"]: row["sql"] for row in partial if "jobs" in row["sql"]}
+    assert sorted(open_indexes) == ["jobs_open", "jobs_overdue"]
+    assert all(sql.endswith(f"WHERE status IN {OPEN_SQL}") for sql in open_indexes.values())

@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from ig.api import bounds, catalogue, multipart
+from ig.api import bounds, catalogue_lists, multipart
 from ig.api.http import ApiRequest, ApiResponse, json_response, problem_body
 from ig.completion import callbacks, webhooks
 from ig.deps import Deps, isoformat
@@ -88,11 +88,11 @@ async def redeliver(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse
 
 
 async def list_tasks(deps: Deps, request: ApiRequest) -> ApiResponse:
-    return json_response(200, catalogue.task_list())
+    return json_response(200, catalogue_lists.task_list())
 
 
 async def list_models(deps: Deps, request: ApiRequest) -> ApiResponse:
-    return json_response(200, catalogue.model_list(request.arg("task")))
+    return json_response(200, catalogue_lists.model_list(request.arg("task")))
 
 
 def _preset_name(name: str) -> str:
@@ -203,7 +203,7 @@ async def get_artifact_content(deps: Deps, request: ApiRequest, artifact_id: str
         now = int(deps.clock().timestamp())
         if not content.signature_valid(deps.settings, artifact_id, request.arg("expires"), request.arg("sig"), now):
             raise Forbidden("the signature is wrong or has expired")
-    row = await artifacts.artifact_blob(deps.db, artifact_id)
+    row = await artifacts.artifact_record(deps.db, artifact_id)
     if row is None:
         raise NotFound(f"no artifact {artifact_id}")
     if row["deleted_at"] is not None:
@@ -235,7 +235,7 @@ async def get_artifact_content(deps: Deps, request: ApiRequest, artifact_id: str
 
 async def artifact_url(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
     seconds = int(_number(request, "expires_in", bounds.URL_LIFETIME_SECONDS))
-    row = await artifacts.artifact_blob(deps.db, artifact_id)
+    row = await artifacts.artifact_record(deps.db, artifact_id)
     if row is None or row["deleted_at"] is not None:
         raise NotFound(f"no artifact {artifact_id}")
     moment = deps.clock()

@@ -16,7 +16,7 @@ from ig.deps import Deps, isoformat
 from ig.errors import MediaRefused, clipped
 from ig.job_states import JobStatus, is_terminal
 from ig.jobs import callback_outbox, records
-from ig.jobs.provider_events import event_body, mark_processed, record_reply
+from ig.jobs.provider_events import event_body, load_event, mark_processed, record_reply
 from ig.jobs.submission import attempt_submit, backoff_seconds, start_polling, task_for
 from ig.providers.base import Outcome
 from ig.providers.registry import provider_for
@@ -101,8 +101,8 @@ async def resubmit(deps: Deps, job_id: str) -> None:
 
 async def process_event(deps: Deps, job_id: str, event_id: str) -> None:
     job = await records.load_job(deps.db, job_id)
-    event = await deps.db.first("SELECT * FROM provider_events WHERE id = ?1 AND job_id = ?2", [event_id, job_id])
-    if job is None or event is None or event["processed_at"] is not None:
+    event = await load_event(deps.db, event_id)
+    if job is None or event is None or event["job_id"] != job_id or event["processed_at"] is not None:
         return
     envelope = runware.parse_envelope(await event_body(deps, event))
     await ingest(deps, job, envelope, event_id, event["received_at"])

@@ -16,6 +16,7 @@ from ig.job_states import ENDED_WITHOUT_RESULTS, sql_list
 from ig.jobs import callback_outbox, records
 from ig.jobs.provider_events import one_chunk
 from ig.library import media_types
+from ig.library.artifacts import artifact_record
 from ig.library.probe import MediaProbe
 from ig.library.streams import Digest, prepend, probe_result
 from ig.ports import Row, Statement
@@ -32,7 +33,6 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 ON CONFLICT (job_id, result_key) DO NOTHING
 """
 SELECT_RESULT = "SELECT stored_at FROM results WHERE job_id = ?1 AND result_key = ?2"
-SELECT_ARTIFACT_ID = "SELECT id FROM artifacts WHERE id = ?1"
 INSERT_ARTIFACT = f"""
 INSERT INTO artifacts (id, role, job_id, result_key, output_name, provider, task, model, kind, content_type, size,
                        sha256, blob_key, source_url, created_at, width, height, duration_seconds, nsfw, arrived_after)
@@ -95,7 +95,7 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
     nsfw = runware.result_nsfw(item)
     for ref in runware.outputs_of(item):
         artifact_id = str(uuid.uuid5(ARTIFACT_NAMESPACE, f"{job['id']}/{key}/{ref.name}"))
-        if await deps.db.first(SELECT_ARTIFACT_ID, [artifact_id]) is not None:
+        if await artifact_record(deps.db, artifact_id) is not None:
             continue
         blob_key = f"artifacts/{artifact_id}"
         chunks, declared = _open(deps, job, ref)

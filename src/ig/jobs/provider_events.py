@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ig.deps import Deps
-from ig.ports import Row
+from ig.ports import Database, Row
 from ig.safe_json import decode_json
 
 INLINE_BODY_LIMIT = 64 * 1024
@@ -44,9 +44,13 @@ async def store_event(deps: Deps, job_id: str, source: str, raw: bytes, http_sta
         UPSERT_EVENT,
         [event_id, job_id, source, http_status, inline, blob_key, digest, len(raw), deps.now()],
     )
-    row = await deps.db.first(SELECT_EVENT, [event_id])
+    row = await load_event(deps.db, event_id)
     assert row is not None
     return row
+
+
+async def load_event(db: Database, event_id: str) -> Row | None:
+    return await db.first(SELECT_EVENT, [event_id])
 
 
 async def record_reply(deps: Deps, job_id: str, source: str, reply: Any) -> Row:

@@ -15,7 +15,10 @@ from ig.ports import BlobStore, Database, Row, Statement
 RAREST_TAG = """
 SELECT tag, artifacts FROM tag_counts WHERE tag IN (SELECT value FROM json_each(?1)) ORDER BY artifacts LIMIT ?2
 """
-BLOB_OF_ARTIFACT = "SELECT blob_key, content_type, size, sha256, kind, deleted_at FROM artifacts WHERE id = ?1"
+ARTIFACT_RECORD = (
+    "SELECT seq, id, role, kind, content_type, size, sha256, blob_key, deleted_at FROM artifacts WHERE id = ?1"
+)
+"""An artifact's own row (deleted ones too); ``ig.library.views`` renders it with its provenance."""
 TAGS_WITH_PREFIX = """
 SELECT tag, artifacts FROM tag_counts WHERE artifacts > 0 AND tag >= ?1 AND tag < ?2 AND tag > ?3 ORDER BY tag LIMIT ?4
 """
@@ -56,8 +59,8 @@ async def artifact_view(db: Database, artifact_id: str, base_url: str) -> dict[s
     return render_artifact(row, base_url) if row else None
 
 
-async def artifact_blob(db: Database, artifact_id: str) -> Row | None:
-    return await db.first(BLOB_OF_ARTIFACT, [artifact_id])
+async def artifact_record(db: Database, artifact_id: str) -> Row | None:
+    return await db.first(ARTIFACT_RECORD, [artifact_id])
 
 
 async def list_tags(db: Database, prefix: str, limit: int, after: str | None) -> dict[str, Any]:
@@ -97,7 +100,7 @@ def parse_tag_edit(body: Any) -> tuple[list[str], list[str]]:
 
 
 ARTIFACT_TAG_EDIT = {
-    "seq": "SELECT seq FROM artifacts WHERE id = ?1 AND deleted_at IS NULL",
+    "seq": ARTIFACT_RECORD + " AND deleted_at IS NULL",
     "current": "SELECT tag FROM artifact_tags WHERE artifact_seq = ?1",
     "add": "INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq) SELECT value, ?1 FROM json_each(?2)",
     "remove": "DELETE FROM artifact_tags WHERE artifact_seq = ?1 AND tag IN (SELECT value FROM json_each(?2))",
@@ -134,7 +137,7 @@ TOMBSTONE = [
 
 async def delete_artifact(db: Database, blobs: BlobStore, artifact_id: str, now: str) -> None:
     """Remove the bytes, keep the row (and its provenance) as a tombstone. Deleting twice is fine."""
-    row = await db.first("SELECT seq, blob_key, deleted_at FROM artifacts WHERE id = ?1", [artifact_id])
+    row = await artifact_record(db, artifact_id)
     if row is None:
         raise NotFound(f"no artifact {artifact_id}")
     # Tombstone first: if the blob delete then fails, the artifact is already gone from every

@@ -11,6 +11,7 @@ from typing import Any
 
 from ig.deps import Deps
 from ig.errors import FieldError, NotFound, ValidationFailed
+from ig.library.artifacts import artifact_record
 from ig.library.content import signed_url
 from ig.library.views import ARTIFACT_COLUMNS, render_artifact
 from ig.ports import Database, Statement
@@ -111,7 +112,7 @@ def _replace(value: Any, resolved: dict[str, str]) -> Any:
 
 
 async def lineage_view(db: Database, artifact_id: str, base_url: str) -> dict[str, Any]:
-    if await db.first("SELECT 1 AS found FROM artifacts WHERE id = ?1", [artifact_id]) is None:
+    if await artifact_record(db, artifact_id) is None:
         raise NotFound(f"no artifact {artifact_id}")
     parents = await db.all(PARENTS, [artifact_id])
     children = await db.all(CHILDREN, [artifact_id])

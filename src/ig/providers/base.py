@@ -1,5 +1,7 @@
-"""Talking to providers: Runware over HTTP through the ``HttpClient`` port, and the outcome of
-each call sorted into accepted, transient or rejected. The mock provider lives in ``ig.providers.mock``."""
+"""What every provider shares: a reply kept as received and parsed, the outcome of a call
+(accepted, transient, rejected), the ``Provider`` protocol, which hosts an output may be
+downloaded from, and inline (base64) outputs as a stream. Runware is ``ig.providers.runware``,
+the built-in stand-in ``ig.providers.mock``."""
 
 from __future__ import annotations
 

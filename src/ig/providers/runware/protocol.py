@@ -1,7 +1,7 @@
 """Runware's wire protocol, as pure functions: the task ig sends, the envelopes it gets back
 (acks, getResponse polls, webhooks in either body shape, errors), and the outputs a result holds.
 
-No I/O here; ``ig.providers`` does the calls. See ../shared/reference/runware.md."""
+No I/O here; ``ig.providers.runware.client`` does the calls. See ../shared/reference/runware.md."""
 
 from __future__ import annotations
 
