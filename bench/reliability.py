@@ -4,7 +4,7 @@
 
 Every measurement talks to a real ``ig serve`` (``python -m ig.adapters.local.cli serve``, what
 ``uv run ig serve`` runs) in its own process, over HTTP on loopback, with SQLite and files in a
-temporary data directory. Runware is ``tests/fake_runware.py``'s ``FakeRunware`` (the real
+temporary data directory. Runware is ``tests/fixtures/fake_runware.py``'s ``FakeRunware`` (the real
 protocol: task acks, webhook URLs with per-job tokens, result items in Runware's shape), running
 in this process. Large outputs come from ``bench/media_server.py``, a separate process that
 streams deterministic bytes, so neither ig nor a plain download shares an interpreter with the
@@ -68,7 +68,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from fake_runware import FakeRunware  # noqa: E402
+from fixtures.fake_runware import FakeRunware  # noqa: E402
 from media_server import body as media_body  # noqa: E402
 
 MB = 1024 * 1024

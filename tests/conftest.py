@@ -1,39 +1,39 @@
-"""Fixtures: a fake Runware on loopback, and ig's local runtime served over real HTTP on
-loopback with real SQLite and real files in a temporary data directory."""
+"""Fixtures every tier shares: the guarantee figures, a fake Runware and a consumer's callback
+endpoint on loopback. The tiers: ``unit/`` (pure functions, no server), ``integration/`` (the
+local runtime over real HTTP; its own conftest starts ig), ``worker/`` (Pyodide + Miniflare,
+marked ``worker``). Helpers and payloads live in ``fixtures/``."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import sqlite3
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
-from callback_receiver import CallbackReceiver
-from fake_runware import FakeRunware
+from fixtures.callback_receiver import CallbackReceiver
+from fixtures.fake_runware import FakeRunware
 
-from ig.adapters.local.runtime import LocalRuntime
-from ig.settings import Settings
+FIGURE = "ig_figure"
+"""The user property a figure travels under, so it reaches the summary from any xdist worker."""
 
 FIGURES: list[tuple[str, str]] = []
-"""What the guarantee tests measured, as (label, text), in the order they ran."""
+"""What the guarantee tests measured, as (label, text), in the order their reports arrived."""
 
 
 @pytest.fixture
-def figure() -> Callable[[str, str], None]:
+def figure(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
     """Record a measured figure: ``figure("guarantee 1", "60 deliveries -> 60 x 200")``. It is
     printed now (seen with ``-s``) and again in the run's "guarantee figures" summary."""
 
     def record(label: str, text: str) -> None:
         print(f"{label}: {text}")
-        FIGURES.append((label, text))
+        request.node.user_properties.append((FIGURE, (label, text)))
 
     return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        FIGURES.extend(tuple(value) for name, value in report.user_properties if name == FIGURE)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -44,101 +44,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture
-def fake_runware() -> AsyncIterator[FakeRunware]:
+def fake_runware() -> Iterator[FakeRunware]:
+    """A fake Runware on loopback (``fixtures/fake_runware.py``)."""
     fake = FakeRunware().start()
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def receiver() -> AsyncIterator[CallbackReceiver]:
-    """A consumer's callback endpoint on loopback (``tests/callback_receiver.py``)."""
+def receiver() -> Iterator[CallbackReceiver]:
+    """A consumer's callback endpoint on loopback (``fixtures/callback_receiver.py``)."""
     found = CallbackReceiver().start()
     yield found
     found.stop()
-
-
-@dataclass
-class LocalIg:
-    url: str
-    runtime: LocalRuntime
-    client: httpx.AsyncClient
-    data_dir: Path
-
-    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        """Read ig's database directly, not through ig."""
-        conn = sqlite3.connect(self.data_dir / "ig.sqlite3")
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute(sql, params).fetchall()]
-        finally:
-            conn.close()
-
-    def blob_files(self) -> list[Path]:
-        root = self.data_dir / "blobs" / "artifacts"
-        return sorted(p for p in root.glob("*") if not p.name.endswith(".meta.json")) if root.exists() else []
-
-    async def submit(self, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
-        return await self.client.post("/v1/jobs", json=body, **kwargs)
-
-    async def wait(self, job_id: str, seconds: float = 20) -> dict[str, Any]:
-        response = await self.client.get(f"/v1/jobs/{job_id}", params={"wait": seconds}, timeout=seconds + 5)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-def _bound_socket() -> socket.socket:
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
-    # without it every answer written in two parts waits ~40 ms for the client's delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@pytest.fixture
-async def start_ig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """Start ig's local runtime: ``await start_ig(webhooks=True, **settings)``. With
-    ``background=False`` the queue consumer and sweeper wait for ``ig.runtime.start_background()``."""
-    started: list[tuple[uvicorn.Server, asyncio.Task[Any], LocalIg]] = []
-
-    async def start(
-        fake: FakeRunware | None = None,
-        *,
-        webhooks: bool = True,
-        data_dir: Path | None = None,
-        sweep_interval: float = 3600,
-        background: bool = True,
-        **overrides: Any,
-    ) -> LocalIg:
-        sock = _bound_socket()
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        values: dict[str, Any] = {"media_hosts": ("127.0.0.1",)}
-        if fake is not None:
-            values.update(runware_api_key=fake.api_key, runware_api_url=fake.url)
-        if webhooks:
-            values["public_url"] = url
-        values.update(overrides)
-        settings = Settings(**values)
-        data = data_dir or tmp_path / f"ig-{len(started)}"
-        runtime = LocalRuntime(data, settings, sweep_interval=sweep_interval)
-        server = uvicorn.Server(uvicorn.Config(runtime.app, lifespan="off", log_level="warning"))
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            await asyncio.sleep(0.01)
-        if background:
-            runtime.start_background()
-        ig = LocalIg(url, runtime, httpx.AsyncClient(base_url=url, timeout=30), data)
-        started.append((server, task, ig))
-        return ig
-
-    yield start
-    for server, task, ig in started:
-        await stop_ig(server, task, ig)
-
-
-async def stop_ig(server: uvicorn.Server, task: asyncio.Task[Any], ig: LocalIg) -> None:
-    await ig.client.aclose()
-    server.should_exit = True
-    await task
-    await ig.runtime.stop()

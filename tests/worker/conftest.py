@@ -4,19 +4,30 @@
 `make_worker` (function) starts a WorkerHarness for a given source dir and closes it afterwards.
 `ig_harness` (module) runs ig's own src/entry.py; `ig` (function) resets it for one test and pairs it
 with that test's fake Runware (`fake_runware`, from tests/conftest.py).
+
+Every test under tests/worker is marked `worker`: `pytest -m "not worker"` runs the other tiers.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from fake_runware import FakeRunware
+from fixtures.fake_runware import FakeRunware
 
 from .ig_worker import IgWorker, start_harness
 from .runtime_cache import Paths, WorkerRuntimeError, ensure_worker_runtime
 from .worker_harness import WorkerHarness
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A conftest's collection hook sees every item of the session, not only this directory's.
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.worker)
 
 
 @pytest.fixture(scope="session")
@@ -47,16 +58,6 @@ def ig_harness(worker_runtime: Paths) -> Iterator[WorkerHarness]:
     h = start_harness(worker_runtime, max_retries=5)
     yield h
     h.close()
-
-
-@pytest.fixture
-def fake_runware() -> Iterator[FakeRunware]:
-    """tests/conftest.py's fake Runware, serving with a short poll interval: its default 0.5 s
-    makes every stop() wait that long, which adds up over the Worker tests."""
-    fake = FakeRunware()
-    threading.Thread(target=fake._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

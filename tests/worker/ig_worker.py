@@ -13,8 +13,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from fake_runware import FakeRunware
-from test_flow import IMAGE_JOB
+from fixtures.fake_runware import FakeRunware
+from fixtures.payloads import IMAGE_JOB
 
 from ig.settings import SETTING_NAMES
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fixtures.servers import serve_in_background
 
 from .worker_harness import WorkerHarness
 
@@ -69,7 +69,7 @@ class _Loopback(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def loopback():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Loopback)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()

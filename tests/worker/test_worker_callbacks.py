@@ -4,7 +4,7 @@ with late results kept in R2, and deadlines from the cron sweeper."""
 
 from __future__ import annotations
 
-from callback_receiver import SECRET
+from fixtures.callback_receiver import SECRET
 from standardwebhooks import Webhook
 
 from .ig_worker import MIGRATIONS, SRC, image_job

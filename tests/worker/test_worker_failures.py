@@ -6,11 +6,11 @@ over the limits. Everything is checked in Miniflare's D1/R2/queues, read from No
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from callback_receiver import SECRET
+from fixtures.callback_receiver import SECRET
+from fixtures.servers import serve_in_background
 
 from .ig_worker import IMAGE_JOB, image_job
 
@@ -176,7 +176,7 @@ def redirector():
             self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     yield f"http://127.0.0.1:{server.server_address[1]}", seen
     server.shutdown()
     server.server_close()

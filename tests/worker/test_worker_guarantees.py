@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from test_auth import PRESET, PUBLIC, REFUSED, request_for
+from fixtures.auth_requests import PRESET, PUBLIC, REFUSED, request_for
 
 from ig.api.routes import ROUTER
 

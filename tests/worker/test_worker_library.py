@@ -10,7 +10,7 @@ import json
 import os
 from urllib.parse import urlencode, urlsplit
 
-from fake_runware import tiny_png
+from fixtures.fake_runware import tiny_png
 
 from .ig_worker import BASE, IMAGE_JOB, image_job
 

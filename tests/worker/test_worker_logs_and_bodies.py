@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from fake_runware import tiny_png
+from fixtures.fake_runware import tiny_png
 
 from .ig_worker import BASE, IMAGE_JOB
 

@@ -12,7 +12,7 @@ import sqlite3
 import time
 
 import pytest
-from fake_runware import SubmitScript
+from fixtures.fake_runware import SubmitScript
 
 from .ig_worker import BASE, CAPTION_JOB, IMAGE_JOB, MIGRATIONS, REPO, image_job
 
