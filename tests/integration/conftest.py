@@ -15,6 +15,8 @@ import httpx
 import pytest
 import uvicorn
 from fixtures.fake_runware import FakeRunware
+from fixtures.ports import ScaledQueue, use_ports
+from fixtures.waiting import until
 
 from ig.adapters.local.runtime import LocalRuntime
 from ig.settings import Settings
@@ -26,6 +28,7 @@ class LocalIg:
     runtime: LocalRuntime
     client: httpx.AsyncClient
     data_dir: Path
+    scaled_queue: ScaledQueue | None = None
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Read ig's database directly, not through ig."""
@@ -42,6 +45,11 @@ class LocalIg:
 
     async def submit(self, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
         return await self.client.post("/v1/jobs", json=body, **kwargs)
+
+    async def drained(self, timeout: float = 20) -> None:
+        """Wait until the queue is empty: every message ig sent itself (events to store, callbacks
+        to send, polls, resubmits) has been handled, so nothing more is on its way."""
+        await until(lambda: self.runtime.queue.pending() == 0, timeout, what="the queue to drain")
 
     async def wait(self, job_id: str, seconds: float = 20) -> dict[str, Any]:
         response = await self.client.get(f"/v1/jobs/{job_id}", params={"wait": seconds}, timeout=seconds + 5)
@@ -61,7 +69,9 @@ def _bound_socket() -> socket.socket:
 @pytest.fixture
 async def start_ig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """Start ig's local runtime: ``await start_ig(webhooks=True, **settings)``. With
-    ``background=False`` the queue consumer and sweeper wait for ``ig.runtime.start_background()``."""
+    ``background=False`` the queue consumer and sweeper wait for ``ig.runtime.start_background()``.
+    With ``time_scale`` the delays ig asks its queue for (polls, resubmits) are recorded and only
+    that share of them waited (``ig.scaled_queue``): for tests about what happens, not when."""
     started: list[tuple[uvicorn.Server, asyncio.Task[Any], LocalIg]] = []
 
     async def start(
@@ -71,6 +81,7 @@ async def start_ig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         data_dir: Path | None = None,
         sweep_interval: float = 3600,
         background: bool = True,
+        time_scale: float | None = None,
         **overrides: Any,
     ) -> LocalIg:
         sock = _bound_socket()
@@ -91,6 +102,9 @@ async def start_ig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         if background:
             runtime.start_background()
         ig = LocalIg(url, runtime, httpx.AsyncClient(base_url=url, timeout=30), data)
+        if time_scale is not None:
+            ig.scaled_queue = ScaledQueue(runtime.deps.queue, time_scale)
+            use_ports(ig, queue=ig.scaled_queue)
         started.append((server, task, ig))
         return ig
 

@@ -9,6 +9,7 @@ import threading
 from datetime import datetime
 
 from fixtures.payloads import IMAGE_JOB
+from fixtures.waiting import past
 
 from ig.completion.sweeper import sweep
 
@@ -91,8 +92,9 @@ async def test_each_task_type_has_its_own_default_deadline_and_a_job_may_set_one
 async def test_a_job_past_its_deadline_fails_and_results_that_come_later_are_kept(start_ig, fake_runware):
     release = held_webhooks(fake_runware)
     ig = await start_ig(fake_runware)
-    job_id = (await ig.submit({**IMAGE_JOB, "timeout_seconds": 1})).json()["id"]
-    await asyncio.sleep(1.1)
+    submitted = (await ig.submit({**IMAGE_JOB, "timeout_seconds": 1})).json()
+    job_id = submitted["id"]
+    await past(submitted["deadline_at"])
     assert (await sweep(ig.runtime.deps)).timed_out == 1
     job = (await ig.client.get(f"/v1/jobs/{job_id}")).json()
     assert job["status"] == "failed" and job["error"] == {"code": "timeout", "message": "no result within 1 seconds"}

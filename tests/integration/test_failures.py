@@ -9,6 +9,7 @@ import sqlite3
 
 from fixtures.fake_runware import SubmitScript
 from fixtures.payloads import IMAGE_JOB
+from fixtures.waiting import past
 
 from ig.completion.sweeper import sweep
 
@@ -23,7 +24,7 @@ async def test_bad_input_is_422_listing_every_field_and_records_nothing(start_ig
     problem = response.json()
     assert problem["status"] == 422 and problem["type"].endswith("/validation-error")
     fields = {e["field"] for e in problem["errors"]}
-    assert {"task", "model", "params", "tags.1", "tags.2", "extra"} <= fields
+    assert fields == {"task", "model", "params", "tags.1", "tags.2", "extra"}
     for raw in (b"{not json", b"[1, 2]", b""):
         bad = await ig.client.post("/v1/jobs", content=raw, headers={"content-type": "application/json"})
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body"
@@ -73,7 +74,7 @@ async def test_transient_provider_failures_are_retried_until_accepted(start_ig, 
         SubmitScript(429, {"errors": [{"code": "rateLimitExceeded", "message": "slow down"}]}, {"retry-after": "1"}),
         SubmitScript(502, b"<html>bad gateway</html>"),
     ]
-    ig = await start_ig(fake_runware)
+    ig = await start_ig(fake_runware, time_scale=0.05)  # the backoff is recorded, a 20th of it waited
     response = await ig.submit({**IMAGE_JOB, "params": {**IMAGE_JOB["params"], "numberResults": 1}})
     assert response.status_code == 202
     assert response.json()["status"] == "queued"
@@ -87,7 +88,7 @@ async def test_transient_provider_failures_are_retried_until_accepted(start_ig, 
 async def test_a_resend_after_an_accepted_but_failed_answer_is_not_billed_twice(start_ig, fake_runware):
     # Runware took the task but the answer was lost (a proxy 502); the resend gets conflictTaskUUID.
     fake_runware.submit_script = [SubmitScript(502, b"<html>gateway</html>", accept_anyway=True)]
-    ig = await start_ig(fake_runware, webhooks=False)
+    ig = await start_ig(fake_runware, webhooks=False, time_scale=0.05)  # polls come at once
     job_id = (await ig.submit(IMAGE_JOB)).json()["id"]
     job = await ig.wait(job_id, seconds=30)
     assert job["status"] == "succeeded"
@@ -111,7 +112,7 @@ async def test_forged_webhooks_are_404_and_write_nothing(start_ig, fake_runware)
         response = await ig.client.post(path, json=result)
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
-    await asyncio.sleep(0.1)
+    await ig.drained()
     assert ig.rows("SELECT * FROM provider_events") == before
     assert ig.rows("SELECT * FROM results") == []
     assert ig.runtime.queue.pending() == 0
@@ -139,7 +140,7 @@ async def test_an_error_webhook_fails_the_job_with_the_provider_error(start_ig, 
 
 async def test_an_error_found_by_polling_fails_the_job(start_ig, fake_runware):
     fake_runware.result_error = {"code": "contentPolicyViolation", "message": "Content flagged"}
-    ig = await start_ig(fake_runware, webhooks=False)
+    ig = await start_ig(fake_runware, webhooks=False, time_scale=0.05)  # polls come at once
     job = await ig.wait((await ig.submit(IMAGE_JOB)).json()["id"])
     assert job["status"] == "failed"
     assert job["error"]["code"] == "contentPolicyViolation" and job["error"]["message"] == "Content flagged"
@@ -169,8 +170,9 @@ async def test_the_sweeper_recovers_jobs_whose_webhooks_were_lost(start_ig, fake
 async def test_jobs_past_their_deadline_fail_with_a_timeout(start_ig, fake_runware):
     fake_runware.drop_webhooks = True
     ig = await start_ig(fake_runware, job_timeout_seconds=0)
-    job_id = (await ig.submit(IMAGE_JOB)).json()["id"]
-    await asyncio.sleep(0.01)
+    submitted = (await ig.submit(IMAGE_JOB)).json()
+    job_id = submitted["id"]
+    await past(submitted["deadline_at"])
     assert (await sweep(ig.runtime.deps)).timed_out == 1
     job = (await ig.client.get(f"/v1/jobs/{job_id}")).json()
     assert job["status"] == "failed" and job["error"]["code"] == "timeout"
@@ -204,7 +206,7 @@ MiB = 1024 * 1024
 
 
 async def test_a_poll_answer_is_read_whole_up_to_the_webhook_limit_and_never_taken_cut_short(start_ig, fake_runware):
-    ig = await start_ig(fake_runware, webhooks=False)
+    ig = await start_ig(fake_runware, webhooks=False, time_scale=0.05)  # polls come at once
     # 17 MiB of text in one result: over the 16 MiB ig used to read, inside IG_MAX_WEBHOOK_BYTES (32 MiB).
     fake_runware.extra_result_fields = {"notes": "n" * (17 * MiB)}
     stored = await ig.wait(

@@ -206,7 +206,7 @@ async def test_image_masking_stores_the_mask_and_keeps_the_detections(start_ig, 
 @pytest.mark.parametrize("output_format", ["MP4", "WEBM", "MOV"])
 async def test_video_inference_by_polling_stores_the_video_with_its_duration(start_ig, fake_runware, output_format):
     fake_runware.polls_before_done = 1
-    ig = await start_ig(fake_runware, webhooks=False)
+    ig = await start_ig(fake_runware, webhooks=False, time_scale=0.05)  # polls come at once
     params = {
         "positivePrompt": "a paper boat drifting down a rainy street, cinematic",
         "duration": 5,
