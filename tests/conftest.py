@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fixtures import scheduling
 from fixtures.callback_receiver import CallbackReceiver
 from fixtures.fake_runware import FakeRunware
 
@@ -34,6 +35,15 @@ def figure(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call":
         FIGURES.extend(tuple(value) for name, value in report.user_properties if name == FIGURE)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: scheduling.first(item.nodeid))  # stable: the rest keeps its order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    return scheduling.TierScheduling(config, log)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

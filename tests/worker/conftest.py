@@ -2,7 +2,7 @@
 
 `worker_runtime` (session) installs node_modules and the wheel cache on first use.
 `make_worker` (function) starts a WorkerHarness for a given source dir and closes it afterwards.
-`ig_harness` (module) runs ig's own src/entry.py; `ig` (function) resets it for one test and pairs it
+`ig_harness` (session) runs ig's own src/entry.py; `ig` (function) resets it for one test and pairs it
 with that test's fake Runware (`fake_runware`, from tests/conftest.py).
 
 Every test under tests/worker is marked `worker`: `pytest -m "not worker"` runs the other tiers.
@@ -52,9 +52,11 @@ def make_worker(worker_runtime: Paths) -> Iterator[Callable[..., WorkerHarness]]
         h.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ig_harness(worker_runtime: Paths) -> Iterator[WorkerHarness]:
-    """One Worker (src/entry.py) per test module, schema applied from src/ig/migrations/."""
+    """One Worker (src/entry.py) for the session (for each xdist worker process), schema applied
+    from src/ig/migrations/. Starting one takes ~5 s; ``ig`` empties it before every test, and
+    tests that patch the Worker's interpreter put the real code back before they end."""
     h = start_harness(worker_runtime, max_retries=5)
     yield h
     h.close()

@@ -1,7 +1,7 @@
 """ig's own Worker (src/entry.py) under the Pyodide + Miniflare harness, with a fake Runware.
 
-One ``WorkerHarness`` serves a whole test module (startup is ~2.5 s); ``IgWorker.reset`` gives
-every test empty tables, empty queues, an empty bucket and the vars it asks for. Everything the
+One ``WorkerHarness`` serves the whole session (startup is ~5 s); ``IgWorker.reset`` gives every
+test empty tables, empty queues, an empty bucket and the vars it asks for. Everything the
 tests assert on is read back from Node (D1, R2, the queue model), never through ig's own API,
 unless the API answer itself is what is being checked.
 """

@@ -29,6 +29,7 @@ Command line: ``python tests/worker/runtime_cache.py`` sets everything up and pr
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -290,10 +291,18 @@ def ensure_wheels(cache: Path | None = None) -> tuple[Path, ...]:
 
 
 def ensure_worker_runtime(root: Path = REPO_ROOT) -> Paths:
-    """Idempotent: install node_modules and the wheel cache if needed, return where everything is."""
-    ensure_node_modules(root)
-    wheels = ensure_wheels()
+    """Idempotent: install node_modules and the wheel cache if needed, return where everything is.
+    Processes that ask at once (pytest-xdist workers) take turns: one installs, the others then
+    find everything in place."""
     cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / "setup.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            ensure_node_modules(root)
+            wheels = ensure_wheels()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return Paths(
         repo_root=root,
         node=pick_node(root),
