@@ -43,7 +43,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    return scheduling.TierScheduling(config, log)
+    """The suite's own schedule for ``-n N`` (xdist's "load"); another ``--dist`` is left to xdist."""
+    return scheduling.TierScheduling(config, log) if config.getvalue("dist") == "load" else None
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
