@@ -167,10 +167,14 @@ class SqliteQueue:
             if handled:
                 continue
             self._wake.clear()
+            # Woken by a new message or by the stop, whichever comes first; else look again soon
+            # (a delayed message becomes visible without anyone sending).
+            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
-            except TimeoutError:
-                pass
+                await asyncio.wait(waits, timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
 
     def close(self) -> None:
         self._conn.close()
