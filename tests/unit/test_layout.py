@@ -99,3 +99,25 @@ def test_the_schema_spells_the_job_states_of_ig_job_states():
     open_indexes = {row["name"]: row["sql"] for row in partial if "jobs" in row["sql"]}
     assert sorted(open_indexes) == ["jobs_open", "jobs_overdue"]
     assert all(sql.endswith(f"WHERE status IN {OPEN_SQL}") for sql in open_indexes.values())
+
+
+def test_the_core_reaches_providers_only_through_their_interface():
+    """Completion (the receiver, the consumer, ingest, the sweeper, callbacks) and submission know
+    the ``Provider`` protocol and the registry, never a provider's own modules. Resolving a request
+    also reads the model catalogue and the task rules (which models exist, what their parameters
+    may be), and the request model the task fields ig sets itself."""
+    interface = {"ig.providers", "ig.providers.base", "ig.providers.registry"}
+    catalogue = {"ig.providers.catalogue", "ig.providers.runware", "ig.providers.runware.tasks"}
+    may_also_read = {
+        "ig.jobs.resolution": catalogue,
+        "ig.jobs.presets": catalogue,
+        "ig.jobs.requests": {"ig.providers.runware", "ig.providers.runware.protocol"},
+    }
+    reaching_in = [
+        f"{name} imports {other}"
+        for name in MODULES
+        if name.startswith(("ig.jobs", "ig.completion"))
+        for other in _imports(name)
+        if other.startswith("ig.providers") and other not in interface | may_also_read.get(name, set())
+    ]
+    assert reaching_in == []

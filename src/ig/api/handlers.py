@@ -261,5 +261,5 @@ async def get_usage(deps: Deps, request: ApiRequest) -> ApiResponse:
 
 
 async def runware_webhook(deps: Deps, request: ApiRequest, job_id: str, token: str) -> ApiResponse:
-    await webhooks.receive_webhook(deps, job_id, token, request.body)
+    await webhooks.receive_webhook(deps, "runware", job_id, token, request.body)
     return json_response(200, {"received": True})

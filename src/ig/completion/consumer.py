@@ -17,11 +17,9 @@ from ig.errors import MediaRefused, clipped
 from ig.job_states import JobStatus, is_terminal
 from ig.jobs import callback_outbox, records
 from ig.jobs.provider_events import event_body, load_event, mark_processed, record_reply
-from ig.jobs.submission import attempt_submit, backoff_seconds, start_polling, task_for
+from ig.jobs.submission import attempt_submit, backoff_seconds, request_for, start_polling
 from ig.providers.base import Outcome
 from ig.providers.registry import provider_for
-from ig.providers.runware import protocol as runware
-from ig.providers.runware.protocol import classify
 from ig.settings import DEAD_LETTER_QUEUE
 
 POLL_DELAYS = (2, 3, 5, 8, 13, 20, 30)
@@ -104,8 +102,8 @@ async def process_event(deps: Deps, job_id: str, event_id: str) -> None:
     event = await load_event(deps.db, event_id)
     if job is None or event is None or event["job_id"] != job_id or event["processed_at"] is not None:
         return
-    envelope = runware.parse_envelope(await event_body(deps, event))
-    await ingest(deps, job, envelope, event_id, event["received_at"])
+    answer = provider_for(job["provider"], deps).parse(await event_body(deps, event), job_id)
+    await ingest(deps, job, answer, event_id, event["received_at"])
     await _note_activity(deps, job_id)
     await mark_processed(deps, event_id)
 
@@ -118,8 +116,8 @@ async def poll(deps: Deps, job_id: str, seq: int) -> None:
         return
     provider = provider_for(job["provider"], deps)
 
-    reply = await provider.get_response(task_for(job))
-    outcome, info = classify(reply)
+    exchange = await provider.poll(request_for(job), job["provider_task_id"])
+    reply, outcome, info = exchange.reply, exchange.outcome, exchange.error
     if reply.unread_over is not None:
         # Asking again gets the same answer: its results are beyond reach, and the job says so.
         assert info is not None
@@ -129,8 +127,7 @@ async def poll(deps: Deps, job_id: str, seq: int) -> None:
     if reply.read_whole:
         event = await record_reply(deps, job_id, "poll", reply)
         if outcome is not Outcome.TRANSIENT:
-            envelope = runware.parse_envelope(reply.body)
-            await ingest(deps, job, envelope, event["id"], event["received_at"])
+            await ingest(deps, job, provider.parse(reply.body, job_id), event["id"], event["received_at"])
             await mark_processed(deps, event["id"])
     if info is not None and outcome is Outcome.TRANSIENT:
         await records.note_error(deps.db, job_id, info.to_json(), deps.now())

@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 from ig.deps import Deps
-from ig.errors import MediaRefused
 from ig.job_states import ENDED_WITHOUT_RESULTS, sql_list
 from ig.jobs import callback_outbox, records
 from ig.jobs.provider_events import one_chunk
@@ -20,10 +18,8 @@ from ig.library.artifacts import artifact_record
 from ig.library.probe import MediaProbe
 from ig.library.streams import Digest, prepend, probe_result
 from ig.ports import Row, Statement
-from ig.providers.base import decode_inline
-from ig.providers.mock import MOCK_SCHEME
+from ig.providers.base import OutputRef, ProviderAnswer, ProviderResult, decode_inline
 from ig.providers.registry import provider_for
-from ig.providers.runware import protocol as runware
 
 ARTIFACT_NAMESPACE = uuid.UUID("9f1c2d4e-8b7a-4c3d-a1e2-3f4b5c6d7e8f")
 
@@ -58,42 +54,38 @@ SEARCHABLE_TEXT_LIMIT = 64 * 1024
 MARK_STORED = "UPDATE results SET stored_at = ?3 WHERE job_id = ?1 AND result_key = ?2 AND stored_at IS NULL"
 
 
-async def ingest(deps: Deps, job: Row, envelope: runware.Envelope, event_id: str, received_at: str) -> None:
-    """Record the envelope's results, store their outputs, fail the job on provider errors."""
-    for item in envelope.results:
-        if item.get("taskUUID") not in (None, job["id"]):
-            deps.log.warning("job %s: ignoring a result for task %s", job["id"], item.get("taskUUID"))
-            continue
-        key = runware.result_key(item)
-        seed = runware.result_seed(item)
-        nsfw = runware.result_nsfw(item)
+async def ingest(deps: Deps, job: Row, answer: ProviderAnswer, event_id: str, received_at: str) -> None:
+    """Record the answer's results, store their outputs, fail the job on provider errors."""
+    for other in answer.foreign:
+        deps.log.warning("job %s: ignoring a result for task %s", job["id"], other)
+    for result in answer.results:
         await deps.db.run(
             INSERT_RESULT,
             [
                 job["id"],
-                key,
-                json.dumps(runware.slim_result(item)),
-                str(seed) if seed is not None else None,
-                runware.result_cost(item),
-                int(nsfw) if nsfw is not None else None,
+                result.key,
+                json.dumps(result.raw),
+                str(result.seed) if result.seed is not None else None,
+                result.cost,
+                int(result.nsfw) if result.nsfw is not None else None,
                 event_id,
                 received_at,
             ],
         )
-        result = await deps.db.first(SELECT_RESULT, [job["id"], key])
-        if result is not None and result["stored_at"] is None:
-            await store_outputs(deps, job, key, item)
-    if envelope.errors:
-        info = runware.error_info(envelope.errors[0])
+        stored = await deps.db.first(SELECT_RESULT, [job["id"], result.key])
+        if stored is not None and stored["stored_at"] is None:
+            await store_outputs(deps, job, result)
+    if answer.errors:
+        info = answer.errors[0]
         if await records.fail_job(deps.db, job["id"], info.to_json(), deps.now()):
             deps.log.info("job %s failed: %s", job["id"], info.code)
 
 
-async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) -> None:
+async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
     statements: list[Statement] = []
     now = deps.now()
-    nsfw = runware.result_nsfw(item)
-    for ref in runware.outputs_of(item):
+    key, nsfw = result.key, result.nsfw
+    for ref in result.outputs:
         artifact_id = str(uuid.uuid5(ARTIFACT_NAMESPACE, f"{job['id']}/{key}/{ref.name}"))
         if await artifact_record(deps.db, artifact_id) is not None:
             continue
@@ -151,13 +143,11 @@ async def store_outputs(deps: Deps, job: Row, key: str, item: dict[str, Any]) ->
     await deps.db.batch(statements)
 
 
-def _open(deps: Deps, job: Row, ref: runware.OutputRef) -> tuple[AsyncIterator[bytes], str | None]:
+def _open(deps: Deps, job: Row, ref: OutputRef) -> tuple[AsyncIterator[bytes], str | None]:
     """The output's bytes as a stream, and the content type its source declares."""
     if ref.text is not None:
         return one_chunk(ref.text.encode("utf-8")), None
     if ref.inline is not None:
         return decode_inline(ref.inline)
     assert ref.url is not None
-    if ref.url.startswith(MOCK_SCHEME) and job["provider"] != "mock":
-        raise MediaRefused("mock outputs are only accepted for mock jobs")
     return provider_for(job["provider"], deps).open_output(ref.url), None

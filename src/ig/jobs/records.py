@@ -24,7 +24,7 @@ SELECT_JOB = "SELECT * FROM jobs WHERE id = ?1"
 
 MARK_SUBMITTED = """
 UPDATE jobs SET status = 'submitted', submitted_at = ?2, updated_at = ?2, next_check_at = ?3,
-                submit_attempts = submit_attempts + 1, last_error = NULL
+                submit_attempts = submit_attempts + 1, last_error = NULL, provider_task_id = ?4
 WHERE id = ?1 AND status = 'queued'
 """
 NOTE_SUBMIT_RETRY = """
@@ -57,18 +57,6 @@ WHERE id = ?1 AND poll_seq = ?2 AND status IN {OPEN_SQL}
 """
 
 
-def search_text(params: dict[str, Any]) -> str:
-    """The words a job is found by: its prompts (not the negative one) and chat messages."""
-    parts = [params.get(k) for k in ("positivePrompt", "prompt", "text")]
-    speech = params.get("speech")
-    if isinstance(speech, dict):
-        parts.append(speech.get("text"))
-    messages = params.get("messages")
-    if isinstance(messages, list):
-        parts.extend(m.get("content") for m in messages if isinstance(m, dict))
-    return "\n".join(p for p in parts if isinstance(p, str))
-
-
 def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
     return [
         (
@@ -97,7 +85,7 @@ def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
             ],
         ),
         (INSERT_JOB_TAGS, [row["id"], json.dumps(tags)]),
-        (INDEX_JOB_TEXT, [row["id"], search_text(row["params"])]),
+        (INDEX_JOB_TEXT, [row["id"], row["search_text"]]),
     ]
 
 

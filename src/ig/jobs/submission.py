@@ -11,7 +11,7 @@ from typing import Any
 
 from ig import logs
 from ig.deps import Deps, isoformat
-from ig.errors import FieldError, ProviderRejected, ValidationFailed
+from ig.errors import ProviderRejected, ValidationFailed
 from ig.job_states import is_terminal
 from ig.jobs import callback_outbox, idempotency, records
 from ig.jobs.provider_events import INLINE_BODY_LIMIT, one_chunk, record_reply
@@ -20,9 +20,6 @@ from ig.library import lineage
 from ig.ports import Row, Statement
 from ig.providers.base import Outcome
 from ig.providers.registry import provider_for
-from ig.providers.runware import protocol as runware
-from ig.providers.runware import tasks
-from ig.providers.runware.protocol import classify
 
 REDACTED = "<redacted>"
 
@@ -36,8 +33,8 @@ def backoff_seconds(attempt: int, retry_after: float | None = None, cap: int = 3
     return max(1, round(delay))
 
 
-def _webhook_url(deps: Deps, job_id: str, token: str) -> str:
-    return f"{deps.settings.public_url}/webhooks/runware/{job_id}/{token}"
+def _webhook_url(deps: Deps, provider: str, job_id: str, token: str) -> str:
+    return f"{deps.settings.public_url}/webhooks/{provider}/{job_id}/{token}"
 
 
 @dataclass(frozen=True)
@@ -62,17 +59,15 @@ async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.
     logs.working_on(job_id)
     moment = deps.clock()
     now = isoformat(moment)
-    token = deps.new_token() if provider.sends_webhooks and deps.settings.webhooks_enabled else None
-    task = runware.build_task(
-        task_uuid=job_id,
+    token = deps.new_token() if provider.capabilities.webhooks and deps.settings.webhooks_enabled else None
+    # Stored with the webhook token redacted; ``request_for`` puts it back for each send.
+    stored_request = provider.build_request(
+        job_id=job_id,
         task=job.task,
         model=job.model,
         params=job.params,
-        webhook_url=_webhook_url(deps, job_id, token) if token else None,
+        webhook_url=_webhook_url(deps, provider.name, job_id, REDACTED) if token else None,
     )
-    stored_task = dict(task)
-    if token:
-        stored_task["webhookURL"] = _webhook_url(deps, job_id, REDACTED)
     row = {
         "id": job_id,
         "provider": job.provider,
@@ -81,9 +76,10 @@ async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.
         "params": job.params,
         "metadata": job.metadata,
         "request": request_text,
-        "provider_request": stored_task,
+        "provider_request": stored_request,
+        "search_text": provider.searchable_text(job.params),
         "webhook_token": token,
-        "expected_results": tasks.expected_results(job.task, job.params),
+        "expected_results": provider.expected_results(job.task, job.params),
         "created_at": now,
         "deadline_at": isoformat(moment + timedelta(seconds=job.timeout_seconds)),
         "next_check_at": isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds)),
@@ -135,28 +131,29 @@ async def _drop_kept_request(deps: Deps, row: dict[str, Any]) -> None:
         await deps.blobs.delete(row["request_blob_key"])
 
 
-def task_for(job: Row) -> dict[str, Any]:
-    """The exact task to (re)send, with the real webhook token in place of the redaction."""
-    task = json.loads(job["provider_request"])
-    if job["webhook_token"] and "webhookURL" in task:
-        task["webhookURL"] = task["webhookURL"].replace(REDACTED, job["webhook_token"])
-    return task
+def request_for(job: Row) -> dict[str, Any]:
+    """The exact request to (re)send: the stored one with the real webhook token in place of the
+    redaction (it stands only in the webhook URL's last segment, after the job id)."""
+    text = job["provider_request"]
+    if job["webhook_token"]:
+        text = text.replace(f"/{job['id']}/{REDACTED}", f"/{job['id']}/{job['webhook_token']}")
+    return json.loads(text)
 
 
 async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False) -> Outcome:
     """Send the job's task once and record what happened. Transient failures schedule a retry
     through the queue; rejections fail the job (and, for a fresh API call, reach the caller)."""
     provider = provider_for(job["provider"], deps)
-    reply = await provider.submit(await lineage.resolve(deps, task_for(job)))
+    exchange = await provider.submit(await lineage.resolve(deps, request_for(job)))
     now_moment = deps.clock()
     now = isoformat(now_moment)
-    if reply.read_whole:
-        await record_reply(deps, job["id"], "submit", reply)
-    outcome, info = classify(reply)
+    if exchange.reply.read_whole:
+        await record_reply(deps, job["id"], "submit", exchange.reply)
+    outcome, info = exchange.outcome, exchange.error
     if outcome is Outcome.ACCEPTED:
         quiet = isoformat(now_moment + timedelta(seconds=deps.settings.quiet_seconds))
-        await deps.db.run(records.MARK_SUBMITTED, [job["id"], now, quiet])
-        if not (provider.sends_webhooks and job["webhook_token"]):
+        await deps.db.run(records.MARK_SUBMITTED, [job["id"], now, quiet, exchange.provider_id])
+        if not (provider.capabilities.webhooks and job["webhook_token"]):
             await start_polling(deps, job["id"], provider.first_poll_delay)
         return outcome
     assert info is not None
@@ -171,13 +168,9 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
     await records.fail_job(deps.db, job["id"], info.to_json(), now)
     await callback_outbox.enqueue_new(deps, job["id"])
     if raise_rejection:
-        if runware.is_validation(info):
-            parameter = info.parameter if isinstance(info.parameter, list) else [info.parameter or "params"]
-            raise ValidationFailed(
-                [FieldError(f"params.{p}" if p != "params" else p, info.message, info.code) for p in parameter],
-                job_id=job["id"],
-                provider_error=info.to_json(),
-            )
+        fields = provider.field_errors(info)
+        if fields:
+            raise ValidationFailed(fields, job_id=job["id"], provider_error=info.to_json())
         raise ProviderRejected(info, job["id"])
     return outcome
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ig import addresses
+from ig.errors import FieldError, ProviderErrorInfo
 
 MAX_REDIRECTS = 3
 
@@ -46,14 +47,107 @@ class Outcome(Enum):
     REJECTED = "rejected"
 
 
-class Provider(Protocol):
+@dataclass(frozen=True)
+class Exchange:
+    """One call to a provider and what it came to: the answer as received (stored when it was
+    read whole), the outcome, the provider's error when there is one, and for an accepted submit
+    the provider's own id of the request."""
+
+    reply: Reply
+    outcome: Outcome
+    error: ProviderErrorInfo | None = None
+    provider_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can be relied on for; the core decides by these, never by its name."""
+
+    webhooks: bool
+    """It can call ig back when work is done (otherwise ig polls)."""
+    safe_resubmit: bool
+    """Sending a submit again after an unclear failure cannot start, and bill, a second task."""
+    real_cancel: bool
+    """Cancelling stops the work (and its billing); otherwise results still arrive and are kept."""
+    reports_cost: bool
+    webhook_per_result: bool
+    """One call back per result, rather than one for the whole request."""
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """One output inside a result: a URL to download, inline base64/data-URI bytes, or text."""
+
     name: str
-    sends_webhooks: bool
+    kind_hint: str
+    url: str | None = None
+    inline: str | None = None
+    text: str | None = None
+    media_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    """One finished result, whatever the provider: how to tell it from its siblings, its outputs,
+    and what the provider said about it (seed, cost, NSFW flag), with the item kept as received
+    (large inline data elided)."""
+
+    key: str
+    outputs: list[OutputRef]
+    raw: dict[str, Any]
+    seed: int | None = None
+    cost: float | None = None
+    nsfw: bool | None = None
+
+
+@dataclass
+class ProviderAnswer:
+    """What a body from the provider (an answer, a webhook) says about a job."""
+
+    results: list[ProviderResult] = field(default_factory=list)
+    errors: list[ProviderErrorInfo] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    """Ids of other requests whose results the body also held: left out, and worth a log line."""
+
+
+class Provider(Protocol):
+    """Everything the core asks of a provider. Each provider owns its protocol: how a job becomes
+    its request, what its answers mean, how its webhooks prove themselves, how its outputs are
+    fetched, and what it can be relied on for."""
+
+    name: str
+    capabilities: Capabilities
     first_poll_delay: int
 
-    async def submit(self, task: dict[str, Any]) -> Reply: ...
+    def build_request(
+        self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
+    ) -> dict[str, Any]:
+        """The request for the job, as ig stores it and sends it."""
+        ...
 
-    async def get_response(self, task: dict[str, Any]) -> Reply: ...
+    async def submit(self, request: dict[str, Any]) -> Exchange: ...
+
+    async def poll(self, request: dict[str, Any], provider_id: str) -> Exchange:
+        """Ask how the request stands; a non-transient answer is then ``parse``d."""
+        ...
+
+    def parse(self, body: Any, job_id: str) -> ProviderAnswer: ...
+
+    def webhook_problem(self, body: Any, job_id: str) -> str | None:
+        """Why a webhook body, already past ig's own per-job token, is not about this job."""
+        ...
+
+    def field_errors(self, error: ProviderErrorInfo) -> list[FieldError] | None:
+        """The consumer's fields a refusal names (``params.width``), or None when it is not about them."""
+        ...
+
+    def expected_results(self, task: str, params: dict[str, Any]) -> int:
+        """How many results the job's request will produce: the job succeeds when all are stored."""
+        ...
+
+    def searchable_text(self, params: dict[str, Any]) -> str:
+        """The words a job is found by (its prompts)."""
+        ...
 
     def open_output(self, url: str) -> AsyncIterator[bytes]: ...
 

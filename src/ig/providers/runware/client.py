@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ig.errors import MediaRefused
+from ig.errors import FieldError, MediaRefused, ProviderErrorInfo
 from ig.ports import HttpClient
-from ig.providers.base import MAX_REDIRECTS, Reply, host_allowed
+from ig.providers.base import MAX_REDIRECTS, Capabilities, Exchange, ProviderAnswer, Reply, host_allowed
+from ig.providers.mock import MOCK_SCHEME
+from ig.providers.runware import protocol as runware
+from ig.providers.runware import tasks
 from ig.safe_json import decode_json
 from ig.settings import Settings
 
@@ -26,7 +29,11 @@ def _retry_after(value: str | None) -> float | None:
 
 class RunwareProvider:
     name = "runware"
-    sends_webhooks = True
+    capabilities = Capabilities(
+        webhooks=True, safe_resubmit=True, real_cancel=False, reports_cost=True, webhook_per_result=True
+    )
+    """A resend reuses the taskUUID, which Runware answers ``conflictTaskUUID``: resubmitting is
+    safe. An accepted task runs (and bills) to the end."""
     first_poll_delay = 2
 
     def __init__(self, http: HttpClient, settings: Settings) -> None:
@@ -63,15 +70,38 @@ class RunwareProvider:
             retry_after=_retry_after(response.headers.get("retry-after")),
         )
 
-    async def submit(self, task: dict[str, Any]) -> Reply:
-        return await self._post([task])
+    def build_request(
+        self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
+    ) -> dict[str, Any]:
+        return runware.build_task(task_uuid=job_id, task=task, model=model, params=params, webhook_url=webhook_url)
 
-    async def get_response(self, task: dict[str, Any]) -> Reply:
-        return await self._post([{"taskType": "getResponse", "taskUUID": task["taskUUID"]}])
+    async def submit(self, request: dict[str, Any]) -> Exchange:
+        return runware.exchange(await self._post([request]), request["taskUUID"])
+
+    async def poll(self, request: dict[str, Any], provider_id: str) -> Exchange:
+        reply = await self._post([{"taskType": "getResponse", "taskUUID": provider_id}])
+        return runware.exchange(reply, provider_id)
+
+    def parse(self, body: Any, job_id: str) -> ProviderAnswer:
+        return runware.answer(body, job_id)
+
+    def webhook_problem(self, body: Any, job_id: str) -> str | None:
+        return runware.webhook_problem(body, job_id)
+
+    def field_errors(self, error: ProviderErrorInfo) -> list[FieldError] | None:
+        return runware.field_errors(error)
+
+    def expected_results(self, task: str, params: dict[str, Any]) -> int:
+        return tasks.expected_results(task, params)
+
+    def searchable_text(self, params: dict[str, Any]) -> str:
+        return runware.searchable_text(params)
 
     async def open_output(self, url: str) -> AsyncIterator[bytes]:
         """Download an output from an allowed media host, following redirects only to allowed
         hosts, so a forged result cannot make ig fetch arbitrary URLs."""
+        if url.startswith(MOCK_SCHEME):
+            raise MediaRefused("mock outputs are only accepted for mock jobs")
         for _ in range(MAX_REDIRECTS + 1):
             if not host_allowed(url, self._settings.media_hosts):
                 raise MediaRefused(f"output host not in IG_MEDIA_HOSTS: {urlsplit(url).hostname}")

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ig.errors import ProviderErrorInfo
-from ig.providers.base import Outcome, Reply
+from ig.errors import FieldError, ProviderErrorInfo
+from ig.providers.base import Exchange, Outcome, OutputRef, ProviderAnswer, ProviderResult, Reply
 
 RESERVED_PARAMS = frozenset({"taskType", "taskUUID", "deliveryMethod", "webhookURL", "includeCost"})
 """Task fields ig owns; a consumer's params may not set them."""
@@ -158,18 +158,6 @@ def result_key(item: dict[str, Any]) -> str:
     return f"sha256:{digest[:32]}"
 
 
-@dataclass(frozen=True)
-class OutputRef:
-    """One output inside a result: a URL to download, inline base64/data-URI bytes, or text."""
-
-    name: str
-    kind_hint: str
-    url: str | None = None
-    inline: str | None = None
-    text: str | None = None
-    media_hint: str | None = None
-
-
 def _kind_for(name: str) -> str:
     lowered = name.lower()
     for prefix, kind in _KIND_PREFIXES:
@@ -280,3 +268,69 @@ def _http_error(reply: Reply) -> ProviderErrorInfo:
     return ProviderErrorInfo(
         f"http_{reply.status}", f"HTTP {reply.status} from the provider: {snippet}", http_status=reply.status
     )
+
+
+def exchange(reply: Reply, job_id: str) -> Exchange:
+    """A submit or poll answer judged (``classify``); Runware's id of a task is ig's job id."""
+    outcome, error = classify(reply)
+    return Exchange(reply, outcome, error, job_id if outcome is Outcome.ACCEPTED else None)
+
+
+def answer(body: Any, job_id: str) -> ProviderAnswer:
+    """A body in any of Runware's shapes as provider-neutral results and errors."""
+    envelope = parse_envelope(body)
+    found = ProviderAnswer(errors=[error_info(e) for e in envelope.errors])
+    for item in envelope.results:
+        if item.get("taskUUID") not in (None, job_id):
+            found.foreign.append(str(item.get("taskUUID")))
+            continue
+        found.results.append(
+            ProviderResult(
+                key=result_key(item),
+                outputs=outputs_of(item),
+                raw=slim_result(item),
+                seed=result_seed(item),
+                cost=result_cost(item),
+                nsfw=result_nsfw(item),
+            )
+        )
+    return found
+
+
+def webhook_problem(body: Any, job_id: str) -> str | None:
+    """A webhook names its task in every item; one that names another is not about this job."""
+    task_ids = {item.get("taskUUID") for item in _items(body)} - {None}
+    return "webhook body names another task" if task_ids - {job_id} else None
+
+
+def _items(body: Any) -> list[dict[str, Any]]:
+    if isinstance(body, list):
+        return [i for i in body if isinstance(i, dict)]
+    found = [body]
+    for key in ("data", "errors", "error"):
+        value = body.get(key)
+        if isinstance(value, dict):
+            found.append(value)
+        elif isinstance(value, list):
+            found.extend(i for i in value if isinstance(i, dict))
+    return found
+
+
+def field_errors(error: ProviderErrorInfo) -> list[FieldError] | None:
+    """A refusal of the consumer's parameters, as the fields it names (``params.width``)."""
+    if not is_validation(error):
+        return None
+    parameters = error.parameter if isinstance(error.parameter, list) else [error.parameter or "params"]
+    return [FieldError(f"params.{p}" if p != "params" else p, error.message, error.code) for p in parameters]
+
+
+def searchable_text(params: dict[str, Any]) -> str:
+    """The words a job is found by: its prompts (not the negative one) and chat messages."""
+    parts = [params.get(k) for k in ("positivePrompt", "prompt", "text")]
+    speech = params.get("speech")
+    if isinstance(speech, dict):
+        parts.append(speech.get("text"))
+    messages = params.get("messages")
+    if isinstance(messages, list):
+        parts.extend(m.get("content") for m in messages if isinstance(m, dict))
+    return "\n".join(p for p in parts if isinstance(p, str))
