@@ -13,10 +13,8 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ig.errors import FieldError, ProviderErrorInfo
-from ig.providers.base import Capabilities, Exchange, ProviderAnswer, Reply
+from ig.providers.base import Capabilities, Exchange, Reply
 from ig.providers.runware import protocol as runware
-from ig.providers.runware import tasks
 
 MOCK_SCHEME = "mock://"
 _TEXT_TASKS = frozenset({"caption", "promptEnhance", "textInference"})
@@ -37,7 +35,7 @@ def _side(value: Any, default: int) -> int:
     return value if isinstance(value, int) and 1 <= value <= _MAX_SIDE else default
 
 
-class MockProvider:
+class MockProvider(runware.SpeaksRunware):
     """Accepts every task and reports it finished on the first getResponse. It speaks Runware's
     protocol, so Runware's reading of requests and answers serves it too."""
 
@@ -46,11 +44,6 @@ class MockProvider:
         webhooks=False, safe_resubmit=True, real_cancel=False, reports_cost=True, webhook_per_result=False
     )
     first_poll_delay = 0
-
-    def build_request(
-        self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
-    ) -> dict[str, Any]:
-        return runware.build_task(task_uuid=job_id, task=task, model=model, params=params, webhook_url=webhook_url)
 
     async def submit(self, request: dict[str, Any]) -> Exchange:
         ack = {"data": [{"taskType": request["taskType"], "taskUUID": request["taskUUID"]}]}
@@ -63,20 +56,8 @@ class MockProvider:
         reply = Reply.of_json(200, {"data": [self._result(request, i) for i in range(count)]})
         return runware.exchange(reply, provider_id)
 
-    def parse(self, body: Any, job_id: str) -> ProviderAnswer:
-        return runware.answer(body, job_id)
-
     def webhook_problem(self, body: Any, job_id: str) -> str | None:
         return "the mock sends no webhooks"
-
-    def field_errors(self, error: ProviderErrorInfo) -> list[FieldError] | None:
-        return runware.field_errors(error)
-
-    def expected_results(self, task: str, params: dict[str, Any]) -> int:
-        return tasks.expected_results(task, params)
-
-    def searchable_text(self, params: dict[str, Any]) -> str:
-        return runware.searchable_text(params)
 
     def _result(self, task: dict[str, Any], index: int) -> dict[str, Any]:
         seed = _seed_for(task, index)

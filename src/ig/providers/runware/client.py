@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ig.errors import FieldError, MediaRefused, ProviderErrorInfo
+from ig.errors import MediaRefused
 from ig.ports import HttpClient
-from ig.providers.base import MAX_REDIRECTS, Capabilities, Exchange, ProviderAnswer, Reply, host_allowed
+from ig.providers.base import MAX_REDIRECTS, Capabilities, Exchange, Reply, host_allowed
 from ig.providers.mock import MOCK_SCHEME
 from ig.providers.runware import protocol as runware
-from ig.providers.runware import tasks
 from ig.safe_json import decode_json
 from ig.settings import Settings
 
@@ -27,7 +26,7 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP date: rare from APIs, and our own backoff covers it
 
 
-class RunwareProvider:
+class RunwareProvider(runware.SpeaksRunware):
     name = "runware"
     capabilities = Capabilities(
         webhooks=True, safe_resubmit=True, real_cancel=False, reports_cost=True, webhook_per_result=True
@@ -70,11 +69,6 @@ class RunwareProvider:
             retry_after=_retry_after(response.headers.get("retry-after")),
         )
 
-    def build_request(
-        self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
-    ) -> dict[str, Any]:
-        return runware.build_task(task_uuid=job_id, task=task, model=model, params=params, webhook_url=webhook_url)
-
     async def submit(self, request: dict[str, Any]) -> Exchange:
         return runware.exchange(await self._post([request]), request["taskUUID"])
 
@@ -82,20 +76,8 @@ class RunwareProvider:
         reply = await self._post([{"taskType": "getResponse", "taskUUID": provider_id}])
         return runware.exchange(reply, provider_id)
 
-    def parse(self, body: Any, job_id: str) -> ProviderAnswer:
-        return runware.answer(body, job_id)
-
     def webhook_problem(self, body: Any, job_id: str) -> str | None:
         return runware.webhook_problem(body, job_id)
-
-    def field_errors(self, error: ProviderErrorInfo) -> list[FieldError] | None:
-        return runware.field_errors(error)
-
-    def expected_results(self, task: str, params: dict[str, Any]) -> int:
-        return tasks.expected_results(task, params)
-
-    def searchable_text(self, params: dict[str, Any]) -> str:
-        return runware.searchable_text(params)
 
     async def open_output(self, url: str) -> AsyncIterator[bytes]:
         """Download an output from an allowed media host, following redirects only to allowed

@@ -13,6 +13,7 @@ from typing import Any
 
 from ig.errors import FieldError, ProviderErrorInfo
 from ig.providers.base import Exchange, Outcome, OutputRef, ProviderAnswer, ProviderResult, Reply
+from ig.providers.runware import tasks
 
 RESERVED_PARAMS = frozenset({"taskType", "taskUUID", "deliveryMethod", "webhookURL", "includeCost"})
 """Task fields ig owns; a consumer's params may not set them."""
@@ -334,3 +335,25 @@ def searchable_text(params: dict[str, Any]) -> str:
     if isinstance(messages, list):
         parts.extend(m.get("content") for m in messages if isinstance(m, dict))
     return "\n".join(p for p in parts if isinstance(p, str))
+
+
+class SpeaksRunware:
+    """Reading and writing Runware's protocol, for every provider that speaks it (Runware itself,
+    and the mock, which stands in for it)."""
+
+    def build_request(
+        self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
+    ) -> dict[str, Any]:
+        return build_task(task_uuid=job_id, task=task, model=model, params=params, webhook_url=webhook_url)
+
+    def parse(self, body: Any, job_id: str) -> ProviderAnswer:
+        return answer(body, job_id)
+
+    def field_errors(self, error: ProviderErrorInfo) -> list[FieldError] | None:
+        return field_errors(error)
+
+    def expected_results(self, task: str, params: dict[str, Any]) -> int:
+        return tasks.expected_results(task, params)
+
+    def searchable_text(self, params: dict[str, Any]) -> str:
+        return searchable_text(params)
