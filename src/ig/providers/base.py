@@ -61,17 +61,11 @@ class Exchange:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a provider can be relied on for; the core decides by these, never by its name."""
+    """What a provider can be relied on for; the core decides by these, never by its name. (Safe
+    resubmission, real cancel and cost reporting join when a provider differs on them.)"""
 
     webhooks: bool
     """It can call ig back when work is done (otherwise ig polls)."""
-    safe_resubmit: bool
-    """Sending a submit again after an unclear failure cannot start, and bill, a second task."""
-    real_cancel: bool
-    """Cancelling stops the work (and its billing); otherwise results still arrive and are kept."""
-    reports_cost: bool
-    webhook_per_result: bool
-    """One call back per result, rather than one for the whole request."""
 
 
 @dataclass(frozen=True)

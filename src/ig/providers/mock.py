@@ -40,9 +40,7 @@ class MockProvider(runware.SpeaksRunware):
     protocol, so Runware's reading of requests and answers serves it too."""
 
     name = "mock"
-    capabilities = Capabilities(
-        webhooks=False, safe_resubmit=True, real_cancel=False, reports_cost=True, webhook_per_result=False
-    )
+    capabilities = Capabilities(webhooks=False)
     first_poll_delay = 0
 
     async def submit(self, request: dict[str, Any]) -> Exchange:

@@ -28,11 +28,7 @@ def _retry_after(value: str | None) -> float | None:
 
 class RunwareProvider(runware.SpeaksRunware):
     name = "runware"
-    capabilities = Capabilities(
-        webhooks=True, safe_resubmit=True, real_cancel=False, reports_cost=True, webhook_per_result=True
-    )
-    """A resend reuses the taskUUID, which Runware answers ``conflictTaskUUID``: resubmitting is
-    safe. An accepted task runs (and bills) to the end."""
+    capabilities = Capabilities(webhooks=True)
     first_poll_delay = 2
 
     def __init__(self, http: HttpClient, settings: Settings) -> None:
