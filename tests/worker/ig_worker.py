@@ -46,6 +46,27 @@ def wrangler_queue_settings() -> dict[str, int]:
     }
 
 
+def harness_before(make_worker: Any, migration: str) -> tuple[WorkerHarness, Path]:
+    """A fresh Worker whose D1 has every migration before ``migration``, and that migration's path:
+    to apply it to rows written under the schema it changes."""
+    names = [m.name for m in MIGRATIONS]
+    h = make_worker(SRC)
+    for path in MIGRATIONS[: names.index(migration)]:
+        h.apply_sql(path=path)
+    return h, MIGRATIONS[names.index(migration)]
+
+
+def first_schema_job_sql(request: str = "{}") -> str:
+    """A finished mock job ``j1`` with only the columns the first migration knew."""
+    return (
+        "INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,"
+        " provider_task_id, expected_results, created_at, deadline_at, next_check_at, updated_at)"
+        f" VALUES ('j1', 'succeeded', 'mock', 'imageInference', 'mock', '{{}}', '{{}}', '{request}', '{{}}', 'j1', 1,"
+        " '2026-01-01T00:00:00.000Z', '2026-01-01T00:30:00.000Z', '2026-01-01T00:02:00.000Z',"
+        " '2026-01-01T00:00:00.000Z');"
+    )
+
+
 def start_harness(paths, **kwargs: Any) -> WorkerHarness:
     """A harness on ig's real src/ with the schema applied from src/ig/migrations/, as D1 would,
     and the queues configured as in wrangler.toml unless ``kwargs`` say otherwise."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fixtures.callback_receiver import SECRET
 from standardwebhooks import Webhook
 
-from .ig_worker import MIGRATIONS, SRC, image_job
+from .ig_worker import first_schema_job_sql, harness_before, image_job
 
 
 def test_callbacks_are_signed_in_pyodide_and_name_the_artifacts_in_r2(ig, receiver):
@@ -118,18 +118,9 @@ def test_the_cron_sweeper_fails_a_job_past_its_own_deadline(ig):
 
 
 def test_migration_0003_rebuilds_jobs_on_d1_without_losing_rows_or_references(make_worker):
-    h = make_worker(SRC)
-    *before, last = [m for m in MIGRATIONS if m.name <= "0003_reliability.sql"]
-    assert last.name == "0003_reliability.sql"
-    for path in before:
-        h.apply_sql(path=path)
+    h, last = harness_before(make_worker, "0003_reliability.sql")
     h.apply_sql(
-        sql="INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,"
-        " provider_task_id, expected_results, created_at, deadline_at, next_check_at, updated_at)"
-        " VALUES ('j1', 'succeeded', 'mock', 'imageInference', 'mock', '{}', '{}', '{}', '{}', 'j1', 1,"
-        " '2026-01-01T00:00:00.000Z', '2026-01-01T00:30:00.000Z', '2026-01-01T00:02:00.000Z',"
-        " '2026-01-01T00:00:00.000Z');"
-        "INSERT INTO job_tags VALUES ('j1', 'kept');"
+        sql=first_schema_job_sql() + "INSERT INTO job_tags VALUES ('j1', 'kept');"
         "INSERT INTO artifacts (id, role, job_id, kind, content_type, size, sha256, blob_key, created_at)"
         " VALUES ('a1', 'output', 'j1', 'image', 'image/png', 1, 'x', 'artifacts/a1', '2026-01-01T00:00:01.000Z');"
     )

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .ig_worker import MIGRATIONS, SRC, image_job
+from .ig_worker import first_schema_job_sql, harness_before, image_job
 from .worker_harness import HarnessError
 
 
@@ -46,18 +46,10 @@ def test_over_the_task_limit_a_job_is_refused_before_anything_is_written(ig):
 def test_migration_0004_applies_to_a_d1_database_with_jobs_and_over_tagged_artifacts(make_worker):
     """The race the tag-limit triggers close could already have left an artifact with more than
     50 tags: the migration keeps them, and only refuses to add more."""
-    h = make_worker(SRC)
-    *before, last = MIGRATIONS[:4]
-    assert last.name == "0004_limits.sql"
-    for path in before:
-        h.apply_sql(path=path)
+    h, last = harness_before(make_worker, "0004_limits.sql")
     h.apply_sql(
-        sql="INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,"
-        " provider_task_id, expected_results, created_at, deadline_at, next_check_at, updated_at)"
-        " VALUES ('j1', 'succeeded', 'mock', 'imageInference', 'mock', '{}', '{}', '[1]', '{}', 'j1', 1,"
-        " '2026-01-01T00:00:00.000Z', '2026-01-01T00:30:00.000Z', '2026-01-01T00:02:00.000Z',"
-        " '2026-01-01T00:00:00.000Z');"
-        "INSERT INTO artifacts (id, role, job_id, kind, content_type, size, sha256, blob_key, created_at)"
+        sql=first_schema_job_sql(request="[1]")
+        + "INSERT INTO artifacts (id, role, job_id, kind, content_type, size, sha256, blob_key, created_at)"
         " VALUES ('a1', 'output', 'j1', 'image', 'image/png', 1, 'x', 'artifacts/a1', '2026-01-01T00:00:01.000Z');"
         + "".join(f"INSERT INTO artifact_tags (tag, artifact_seq) VALUES ('t{i}', 1);" for i in range(60))
     )
