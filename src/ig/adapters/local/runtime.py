@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from ig.adapters.local.asgi import AsgiApp
+from ig.adapters.local.ed25519 import CryptographyEd25519
 from ig.adapters.local.files import FileBlobStore
 from ig.adapters.local.http_client import HttpxClient
 from ig.adapters.local.queue import SqliteQueue
@@ -49,6 +50,7 @@ class LocalRuntime:
             queue=self.queue,
             http=HttpxClient(),
             settings=self.settings,
+            ed25519=CryptographyEd25519(),
         )
         self.app = AsgiApp(self.deps)
 
@@ -59,7 +61,7 @@ class LocalRuntime:
         while not self._stop.is_set():
             try:
                 report = await sweep(self.deps)
-                if report.timed_out or report.polled or report.resubmitted:
+                if report.timed_out or report.polled or report.resubmitted or report.reconciled:
                     log.info("sweeper: %s", report)
             except Exception:
                 log.exception("sweeper run failed")
