@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from ig.adapters.cloudflare.d1 import D1Database
+from ig.adapters.cloudflare.ed25519 import WebCryptoEd25519
 from ig.adapters.cloudflare.fetch import FetchClient
 from ig.adapters.cloudflare.queues import QueueProducer
 from ig.adapters.cloudflare.r2 import R2BlobStore
@@ -31,4 +32,5 @@ def deps_from_env(env: Any) -> Deps:
         queue=QueueProducer(env.JOBS),
         http=FetchClient(),
         settings=settings_from_env(env),
+        ed25519=WebCryptoEd25519(),
     )
