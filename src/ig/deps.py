@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ig.ports import BlobStore, Database, HttpClient, MessageQueue
+from ig.ports import BlobStore, Database, Ed25519Verifier, HttpClient, MessageQueue
 from ig.settings import Settings
 
 
@@ -40,6 +40,8 @@ class Deps:
     queue: MessageQueue
     http: HttpClient
     settings: Settings
+    ed25519: Ed25519Verifier | None = None
+    """Set by both runtimes; providers that sign their webhooks with Ed25519 (fal) need it."""
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_uuid
     new_token: Callable[[], str] = new_token

@@ -1,4 +1,4 @@
-"""The four ports through which ig's core reaches the outside world.
+"""The ports through which ig's core reaches the outside world.
 
 Each runtime supplies one implementation of each: ``ig.adapters.cloudflare`` (D1, R2, Queues,
 the runtime's fetch) and ``ig.adapters.local`` (sqlite3, files, a SQLite-backed queue, httpx).
@@ -96,4 +96,13 @@ class HttpClient(Protocol):
         ``TimeoutError``). With ``allow_address``, a runtime that resolves names itself connects
         only if every address the host resolves to is allowed (else ``ConnectionError`` before
         anything is sent); one whose fetch resolves elsewhere says so and relies on the caller."""
+        ...
+
+
+class Ed25519Verifier(Protocol):
+    """Ed25519 signature checks: WebCrypto on the Worker, a well-kept library locally."""
+
+    async def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        """True only when ``signature`` (64 bytes) is ``public_key``'s (32 raw bytes) over
+        ``message``; malformed keys or signatures are False, never an exception."""
         ...
