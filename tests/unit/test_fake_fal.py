@@ -290,8 +290,18 @@ def test_accepted_then_dropped_creates_a_request_the_listing_shows_with_its_inpu
     assert "json_input" not in bare and "json_output" not in bare
 
     # The request runs and bills although its submitter never heard of it.
-    fal.complete(item["request_id"])
+    fal.settle()
     assert fal.billed_for(lambda b: b == body) == {item["request_id"]: 1}
+
+
+def test_a_hung_submit_times_the_client_out_but_the_request_exists(fal: FakeFal, http: httpx.Client):
+    fal.hang_submits(0.5)
+    with pytest.raises(httpx.ReadTimeout):
+        http.post(f"{fal.queue_url}/{FLUX}", json={"prompt": "slow"}, timeout=0.1)
+    [request] = fal.requests.values()
+    assert request.body == {"prompt": "slow"} and request.state == "IN_QUEUE"
+    second = submit(http, fal, FLUX, {"prompt": "next"})
+    assert second["queue_position"] == 1
 
 
 def test_listing_pages_newest_first_with_cursors_and_filters_on_sent_at(fal: FakeFal, http: httpx.Client):
