@@ -6,10 +6,14 @@ bounded on hostile input."""
 from __future__ import annotations
 
 import copy
+import importlib.util
+import io
 import json
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,43 @@ def test_the_committed_catalogue_is_what_the_script_makes_of_the_saved_documents
     )
     assert done.returncode == 0, done.stderr
     assert out.read_text() == COMMITTED.read_text()
+
+
+def _script(monkeypatch: pytest.MonkeyPatch) -> Any:
+    spec = importlib.util.spec_from_file_location("fal_catalogue", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_online_run_saves_what_the_offline_run_reproduces(tmp_path, monkeypatch):
+    script, sent = _script(monkeypatch), []
+
+    def urlopen(request, timeout):  # fal, answering from the saved documents
+        sent.append(request)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.full_url).query)
+        endpoint_id = query["endpoint_id"][0]
+        if "/pricing" in request.full_url:
+            body = {"prices": [{"endpoint_id": endpoint_id, "unit_price": 0.025, "unit": "image", "currency": "USD"}]}
+        else:
+            path = DOCUMENTS / script.file_name(endpoint_id)
+            if not path.exists():
+                raise urllib.error.HTTPError(request.full_url, 404, "Not Found", {}, None)
+            body = json.loads(path.read_text())
+        return io.BytesIO(json.dumps(body).encode())
+
+    monkeypatch.setattr(script.urllib.request, "urlopen", urlopen)
+    online, offline, saved = tmp_path / "online.json", tmp_path / "offline.json", tmp_path / "saved"
+    assert script.main(["--key", "id:secret", "--pricing", "--save", str(saved), "--out", str(online)]) == 0
+    assert {r.get_header("Authorization") for r in sent} == {"Key id:secret"}
+    assert any("endpoint_id=fal-ai/flux/dev" in r.full_url for r in sent)
+    flux = next(e for e in json.loads(online.read_text())["endpoints"] if e["endpoint_id"] == "fal-ai/flux/dev")
+    assert flux["pricing"] == {"unit_price": 0.025, "unit": "image", "currency": "USD"}
+    assert script.main(["--from", str(saved), "--out", str(offline)]) == 0
+    assert offline.read_text() == online.read_text()
+    assert script.main(["--from", str(saved), "--out", str(offline), "--check"]) == 0
+    assert script.main(["--from", str(saved), "--strict", "--out", str(offline)]) == 1  # whisper & co. are missing
 
 
 def test_every_saved_document_is_in_the_catalogue_and_is_fals_own():
