@@ -5,16 +5,16 @@
 -- One inference request. The job is plumbing; the artifacts below are what lasts.
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order: keyset pagination never skips or repeats
-    id TEXT NOT NULL UNIQUE,              -- UUIDv4, also the provider's taskUUID
+    id TEXT NOT NULL UNIQUE,              -- UUIDv4, ig's own; Runware's taskUUID too
     status TEXT NOT NULL CHECK (status IN ('queued', 'submitted', 'succeeded', 'failed', 'cancelled')),
     provider TEXT NOT NULL,
-    task TEXT NOT NULL,                   -- Runware taskType
-    model TEXT NOT NULL,
-    params TEXT NOT NULL,                 -- JSON, the consumer's parameters
+    task TEXT NOT NULL,                   -- ig's task (Runware's taskType; fal endpoints map to one)
+    model TEXT NOT NULL,                  -- the provider's model: a Runware AIR, a fal endpoint id
+    params TEXT NOT NULL,                 -- JSON, the parameters sent, under the provider's own names
     metadata TEXT NOT NULL,               -- JSON, opaque to ig
     request TEXT NOT NULL,                -- JSON, the request body as received ('' when request_blob_key is set)
     provider_request TEXT NOT NULL,       -- JSON, the exact task sent (webhook token redacted)
-    provider_task_id TEXT NOT NULL,
+    provider_task_id TEXT NOT NULL,       -- the provider's id of the request; '' until it has one
     webhook_token TEXT,                   -- the per-job secret in the webhook URL; NULL when polling
     expected_results INTEGER NOT NULL,
     error TEXT,                           -- JSON {code, message, ...} once failed
@@ -34,13 +34,16 @@ CREATE TABLE jobs (
     cancelled_at TEXT,
     callback_url TEXT,                    -- where ig POSTs the job's events, if anywhere
     callback_events TEXT,                 -- JSON list of the events wanted
-    request_blob_key TEXT                 -- where the blob store keeps a request body over 64 KiB
+    request_blob_key TEXT,                -- where the blob store keeps a request body over 64 KiB
+    provider_handle TEXT,                 -- JSON, how to follow the request (fal: its status/result/cancel URLs)
+    submit_unknown_at TEXT                -- a submit's outcome is unknown and resending could bill twice: reconcile
 );
 CREATE INDEX jobs_by_created ON jobs (created_at);
 CREATE INDEX jobs_by_model ON jobs (model, seq);
 CREATE INDEX jobs_by_task ON jobs (task, seq);
 CREATE INDEX jobs_open ON jobs (status, next_check_at) WHERE status IN ('queued', 'submitted');
 CREATE INDEX jobs_overdue ON jobs (deadline_at) WHERE status IN ('queued', 'submitted');
+CREATE INDEX jobs_by_provider_task ON jobs (provider, provider_task_id);
 
 CREATE TABLE job_tags (
     job_id TEXT NOT NULL REFERENCES jobs (id),
@@ -79,11 +82,13 @@ CREATE TABLE results (
     result_key TEXT NOT NULL,             -- resultIndex / imageUUID / ... that tells results apart
     raw TEXT NOT NULL,                    -- JSON, the provider's result item (large inline data elided)
     seed TEXT,                            -- text: Runware seeds exceed JavaScript's safe integers
-    cost REAL,                            -- USD, as the provider reported it
+    cost REAL,                            -- the amount, in cost_currency
     nsfw INTEGER,
     event_id TEXT NOT NULL REFERENCES provider_events (id),
     received_at TEXT NOT NULL,
     stored_at TEXT,                       -- set once every output of the result is in the blob store
+    cost_currency TEXT,                   -- ISO 4217, e.g. USD
+    cost_source TEXT CHECK (cost_source IN ('reported', 'billed', 'estimated')),
     PRIMARY KEY (job_id, result_key)
 ) WITHOUT ROWID;
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fixtures import scheduling
 from fixtures.callback_receiver import CallbackReceiver
+from fixtures.fake_fal import FakeFal
 from fixtures.fake_runware import FakeRunware
 
 FIGURE = "ig_figure"
@@ -68,3 +69,11 @@ def receiver() -> Iterator[CallbackReceiver]:
     found = CallbackReceiver().start()
     yield found
     found.stop()
+
+
+@pytest.fixture
+def fake_fal() -> Iterator[FakeFal]:
+    """A fake fal on loopback (``fixtures/fake_fal.py``): queue, platform APIs, signed webhooks."""
+    fake = FakeFal().start()
+    yield fake
+    fake.stop()

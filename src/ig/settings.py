@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_RUNWARE_API_URL = "https://api.runware.ai/v1"
-DEFAULT_MEDIA_HOSTS = (".runware.ai",)
+DEFAULT_FAL_QUEUE_URL = "https://queue.fal.run"
+DEFAULT_FAL_API_URL = "https://api.fal.ai/v1"
+DEFAULT_FAL_JWKS_URL = "https://rest.fal.ai/.well-known/jwks.json"
+DEFAULT_MEDIA_HOSTS = (".runware.ai", "fal.media", ".fal.media")
+DEFAULT_FAL_MEDIA_TTL_SECONDS = 7 * 24 * 3600
 MAX_TASK_BYTES_CEILING = 900_000
 """Twice this, plus 64 KiB each of metadata and inline request body, fits a D1 row (2,000,000 bytes)."""
 JOBS_QUEUE = "ig-jobs"
@@ -20,6 +24,16 @@ DEAD_LETTER_QUEUE = "ig-jobs-dlq"
 class Settings:
     runware_api_key: str | None = None
     runware_api_url: str = DEFAULT_RUNWARE_API_URL
+    fal_key: str | None = None
+    """fal's API key (``Authorization: Key ...``); fal jobs need it."""
+    fal_queue_url: str = DEFAULT_FAL_QUEUE_URL
+    fal_api_url: str = DEFAULT_FAL_API_URL
+    """fal's platform API: prices, and the request listing that reconciles a lost submit answer."""
+    fal_jwks_url: str = DEFAULT_FAL_JWKS_URL
+    """fal's webhook signing keys."""
+    fal_media_ttl_seconds: int = DEFAULT_FAL_MEDIA_TTL_SECONDS
+    """How long fal is asked to keep the files it makes (ig stores its own copy at once); 0 leaves
+    fal's account setting alone."""
     public_url: str | None = None
     """Base URL Runware can reach; when unset ig polls getResponse instead of asking for webhooks."""
     api_token: str | None = None
@@ -97,6 +111,11 @@ class Settings:
         settings = cls(
             runware_api_key=text("RUNWARE_API_KEY"),
             runware_api_url=text("RUNWARE_API_URL") or DEFAULT_RUNWARE_API_URL,
+            fal_key=text("FAL_KEY"),
+            fal_queue_url=(text("FAL_QUEUE_URL") or DEFAULT_FAL_QUEUE_URL).rstrip("/"),
+            fal_api_url=(text("FAL_API_URL") or DEFAULT_FAL_API_URL).rstrip("/"),
+            fal_jwks_url=text("FAL_JWKS_URL") or DEFAULT_FAL_JWKS_URL,
+            fal_media_ttl_seconds=integer("IG_FAL_MEDIA_TTL_SECONDS", cls.fal_media_ttl_seconds),
             public_url=public_url.rstrip("/") if public_url else None,
             api_token=text("IG_API_TOKEN"),
             signing_key=text("IG_SIGNING_KEY"),
@@ -126,6 +145,11 @@ class Settings:
 SETTING_NAMES = (
     "RUNWARE_API_KEY",
     "RUNWARE_API_URL",
+    "FAL_KEY",
+    "FAL_QUEUE_URL",
+    "FAL_API_URL",
+    "FAL_JWKS_URL",
+    "IG_FAL_MEDIA_TTL_SECONDS",
     "IG_PUBLIC_URL",
     "IG_API_TOKEN",
     "IG_SIGNING_KEY",

@@ -8,7 +8,9 @@ import jsonschema
 import pytest
 
 from ig.providers import catalogue
+from ig.providers.registry import dialect_for
 from ig.providers.runware import models, tasks
+from ig.providers.runware.protocol import looks_like_air
 
 IMAGE = {"task": "imageInference", "model": "runware:100@1"}
 
@@ -175,18 +177,29 @@ async def test_get_models_lists_aliases_as_data_each_valid_for_its_task(start_ig
     by_name = {m["name"]: m for m in items}
     assert by_name["flux-schnell"] == {
         "name": "flux-schnell",
-        "air": "runware:100@1",
         "task": "imageInference",
         "description": by_name["flux-schnell"]["description"],
-        "defaults": {"width": 1024, "height": 1024, "steps": 4},
+        "providers": {
+            "runware": {"model": "runware:100@1", "defaults": {"width": 1024, "height": 1024, "steps": 4}},
+            "fal": {"model": "fal-ai/flux/schnell", "defaults": {"width": 1024, "height": 1024, "steps": 4}},
+        },
     }
-    assert {m["task"] for m in items} == set(tasks.TASKS)  # every task type has at least one alias
+    assert {m["task"] for m in items} >= set(tasks.TASKS)  # every Runware task type has at least one alias
     for task, airs in models.MODELS_BY_TASK.items():
-        assert isinstance(airs, tuple) and all(catalogue.looks_like_air(air) for air in airs), task
+        assert isinstance(airs, tuple) and all(looks_like_air(air) for air in airs), task
     for alias in catalogue.ALIASES:
-        assert alias.task in tasks.TASKS
-        assert catalogue.looks_like_air(alias.air)
-        # Defaults never break the task's own rules.
-        assert not [e for e in tasks.validate_params(alias.task, alias.defaults) if e.code != "missing"], alias.name
+        for provider, on in alias.providers.items():
+            dialect = dialect_for(provider)
+            assert dialect.model_problem(on.model) is None, alias.name
+            params, naming = catalogue.native_params(dialect, alias.task, on.model, {}, on.defaults)
+            assert naming == [], alias.name
+            # Defaults never break the provider's own rules (Runware's task rules, fal's endpoint schema).
+            broken = [
+                e for e in dialect.param_errors(alias.task, on.model, params) if e.code not in ("missing", "required")
+            ]
+            assert broken == [], (alias.name, provider, broken)
+    on_fal = (await ig.client.get("/v1/models", params={"provider": "fal"})).json()["items"]
+    assert on_fal and all("fal" in m["providers"] for m in on_fal)
+    assert {"whisper", "flux-dev"} <= {m["name"] for m in on_fal}
     videos = (await ig.client.get("/v1/models", params={"task": "videoInference"})).json()["items"]
     assert videos and {m["task"] for m in videos} == {"videoInference"}

@@ -7,6 +7,7 @@ in ``tests/unit/test_openapi_document.py``."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -161,7 +162,11 @@ async def test_real_answers_match_the_contract(start_ig, fake_runware):
     schemas.Problem.model_validate((await ig.client.delete("/v1/jobs")).json())  # 405: any route's "default"
 
     answered = {(method, pattern) for method, pattern, _ in check.checked}
-    public = {("POST", "/webhooks/runware/{job_id}/{token}"), ("GET", "/docs")}  # checked in the tests below
+    public = {  # checked in the tests below
+        ("POST", "/webhooks/runware/{job_id}/{token}"),
+        ("POST", "/webhooks/fal/{job_id}/{token}"),
+        ("GET", "/docs"),
+    }
     assert answered | public == {(r.method, r.pattern) for r in ROUTER.routes}
 
 
@@ -187,6 +192,30 @@ async def test_provider_refusals_failed_jobs_and_webhooks_match_the_contract(sta
     check(await ig.client.post(webhook, content=event["body"]), 200)  # a duplicate: harmless
     check(await ig.client.post(f"/webhooks/runware/{job['id']}/wrong", content=event["body"]), 404)
     check(await ig.client.post(webhook, content=b"42"), 400)
+
+
+async def test_fal_webhooks_and_cancel_match_the_contract(start_ig, fake_fal):
+    ig = await start_ig(
+        None,
+        fal_key=fake_fal.api_key,
+        fal_queue_url=fake_fal.queue_url,
+        fal_api_url=fake_fal.api_url,
+        fal_jwks_url=fake_fal.jwks_url,
+    )
+    check = Contract((await ig.client.get("/openapi.json")).json())
+    fake_fal.hold_new = True
+    job = check(await ig.submit({"model": "flux-schnell", "provider": "fal", "params": {"prompt": "x"}}), 202)
+    [request] = fake_fal.requests.values()
+    [row] = ig.rows("SELECT webhook_token FROM jobs WHERE id = ?", (job["id"],))
+    webhook = f"/webhooks/fal/{job['id']}/{row['webhook_token']}"
+    body = json.dumps({"request_id": request.request_id, "status": "OK", "payload": {}}).encode()
+    check(await ig.client.post(webhook, content=body), 401)  # unsigned
+    check(await ig.client.post(f"/webhooks/fal/{job['id']}/wrong", content=body), 404)
+    check(await ig.client.post(webhook, content=body, headers=fake_fal.sign(body, request.request_id)), 200)
+    other = json.dumps({"request_id": "another", "status": "OK", "payload": {}}).encode()
+    check(await ig.client.post(webhook, content=other, headers=fake_fal.sign(other, "another")), 400)
+    cancelled = check(await ig.client.post(f"/v1/jobs/{job['id']}/cancel"), 200)
+    assert cancelled["provider_cancel"]["requested"] is True
 
 
 # ------------------------------------------------------------------------------------ docs and auth

@@ -132,7 +132,7 @@ async def test_missing_and_unknown_variables_are_422_and_record_nothing(start_ig
         ("ok", {**BILLBOARD, "task": "videoInference"}, {"task": "wrong_task"}),
         ("ok", {**BILLBOARD, "params": {**BILLBOARD["params"], "height": "tall"}}, {"params.height": "int_type"}),
         ("ok", {"params": {}}, {"model": "missing"}),
-        ("ok", {**BILLBOARD, "params": {"taskUUID": "x"}}, {"params": "value_error"}),
+        ("ok", {**BILLBOARD, "params": {"taskUUID": "x"}}, {"params.taskUUID": "reserved"}),
     ],
 )
 async def test_preset_bodies_are_checked_when_saved(start_ig, name, body, expected):

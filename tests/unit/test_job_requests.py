@@ -192,7 +192,7 @@ async def test_ig_sets_the_task_uuid_delivery_cost_and_webhook_itself(db):
         with pytest.raises(ValidationFailed) as refused:
             await resolve_job(db, SETTINGS, {**NEW_TASK, "params": {name: "mine"}})
         [error] = refused.value.errors
-        assert (error.field, error.message) == ("params", f"ig sets {name} itself; leave them out of params")
+        assert (error.field, error.message) == (f"params.{name}", f"ig sets {name} itself; leave it out of params")
 
 
 @pytest.mark.parametrize("bad", [0, 86401, "60", 1.5, True])

@@ -24,7 +24,10 @@ def test_the_document_is_valid_openapi_3_1_with_and_without_a_token():
         assert document["openapi"] == "3.1.0"
         validate(document, cls=OpenAPIV31SpecValidator)
         json.dumps(document)  # plain JSON throughout
-        operations = [op for item in document["paths"].values() for op in item.values()]
+        # (a provider's webhook answers 401 to a bad signature whether or not ig has a token)
+        operations = [
+            op for path, item in document["paths"].items() if not path.startswith("/webhooks/") for op in item.values()
+        ]
         assert ("securitySchemes" in document["components"]) is secured
         assert any("401" in op["responses"] for op in operations) is secured
 

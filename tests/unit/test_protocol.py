@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ig.library import media_types
-from ig.providers.base import Outcome, Reply, host_allowed
+from ig.providers.base import Cost, Outcome, Reply, host_allowed
 from ig.providers.runware import protocol as runware
 from ig.providers.runware import tasks
 from ig.providers.runware.protocol import classify
@@ -181,4 +181,4 @@ def test_settings_read_from_a_mapping():
 def test_values_json_cannot_say_are_not_taken_from_the_provider():
     assert decode_json(b'{"cost": NaN}') is None and decode_json(b"[Infinity]") is None
     assert runware.result_cost({"cost": 10**400}) is None and runware.result_cost({"cost": 1e308 * 10}) is None
-    assert runware.result_cost({"cost": 0.0026}) == 0.0026
+    assert runware.result_cost({"cost": 0.0026}) == Cost(0.0026, "USD", "reported")

@@ -36,17 +36,18 @@ def task_list() -> dict[str, Any]:
     }
 
 
-def model_list(task: str | None = None) -> dict[str, Any]:
+def model_list(task: str | None = None, provider: str | None = None) -> dict[str, Any]:
     return {
         "items": [
             {
                 "name": alias.name,
-                "air": alias.air,
                 "task": alias.task,
                 "description": alias.description,
-                "defaults": alias.defaults,
+                "providers": {
+                    name: {"model": on.model, "defaults": on.defaults} for name, on in alias.providers.items()
+                },
             }
             for alias in catalogue.ALIASES
-            if task is None or alias.task == task
+            if (task is None or alias.task == task) and (provider is None or provider in alias.providers)
         ]
     }

@@ -15,7 +15,7 @@ from ig.completion import callbacks, webhooks
 from ig.deps import Deps, isoformat
 from ig.errors import FieldError, Forbidden, Gone, IgError, NotFound, RangeNotSatisfiable, ValidationFailed
 from ig.job_states import TERMINAL_STATUSES
-from ig.jobs import batches, idempotency, presets, records, submission
+from ig.jobs import batches, cancellation, idempotency, presets, records, submission
 from ig.jobs.requests import PRESET_NAME_PATTERN, BatchRequest
 from ig.library import artifacts, content, lineage, uploads, usage
 from ig.library.filters import parse_filters
@@ -69,10 +69,11 @@ async def create_jobs(deps: Deps, request: ApiRequest) -> ApiResponse:
 
 
 async def cancel_job(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
-    """Stop waiting for the job. Runware cannot stop a task it accepted (it bills it anyway), so
-    results that still come are stored, flagged ``arrived_after: cancelled``."""
-    await records.cancel_job(deps.db, job_id, deps.now())
-    return json_response(200, await job_view(deps.db, job_id, request.base_url))
+    """Stop waiting for the job, and stop it at the provider where the provider can. Results that
+    still come are stored, flagged ``arrived_after: cancelled``."""
+    at_provider = await cancellation.cancel(deps, job_id)
+    view = await job_view(deps.db, job_id, request.base_url)
+    return json_response(200, {**(view or {}), "provider_cancel": at_provider})
 
 
 async def list_deliveries(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse:
@@ -92,7 +93,7 @@ async def list_tasks(deps: Deps, request: ApiRequest) -> ApiResponse:
 
 
 async def list_models(deps: Deps, request: ApiRequest) -> ApiResponse:
-    return json_response(200, catalogue_lists.model_list(request.arg("task")))
+    return json_response(200, catalogue_lists.model_list(request.arg("task"), request.arg("provider")))
 
 
 def _preset_name(name: str) -> str:
@@ -261,5 +262,10 @@ async def get_usage(deps: Deps, request: ApiRequest) -> ApiResponse:
 
 
 async def runware_webhook(deps: Deps, request: ApiRequest, job_id: str, token: str) -> ApiResponse:
-    await webhooks.receive_webhook(deps, "runware", job_id, token, request.body)
+    await webhooks.receive_webhook(deps, "runware", job_id, token, request.body, request.headers)
+    return json_response(200, {"received": True})
+
+
+async def fal_webhook(deps: Deps, request: ApiRequest, job_id: str, token: str) -> ApiResponse:
+    await webhooks.receive_webhook(deps, "fal", job_id, token, request.body, request.headers)
     return json_response(200, {"received": True})

@@ -111,11 +111,13 @@ ROUTER = Router(
             "/v1/jobs/{job_id}/cancel",
             handlers.cancel_job,
             summary="Cancel a job",
-            description="Marks an open job `cancelled` and stops waiting for it. Runware keeps running (and billing) "
-            "a task it has accepted, so results that still arrive are stored, with their cost, and flagged "
-            "`arrived_after: cancelled`. Cancelling a cancelled job is a no-op; a finished one is a 409.",
+            description="Marks an open job `cancelled` and stops waiting for it, then asks the provider to stop "
+            "it where the provider can: fal removes a request still in its queue (never billed) and signals a "
+            "running one; Runware keeps running (and billing) a task it has accepted. Results that still arrive "
+            "are stored, with their cost, and flagged `arrived_after: cancelled`. `provider_cancel` says what the "
+            "provider did. Cancelling a cancelled job is a no-op; a finished one is a 409.",
             tag="jobs",
-            response="Job",
+            response="CancelledJob",
             problems=(409,),
         ),
         Route(
@@ -324,6 +326,20 @@ ROUTER = Router(
             body="RunwareWebhook",
             response="WebhookReceipt",
             problems=(400,),
+        ),
+        Route(
+            "POST",
+            "/webhooks/fal/{job_id}/{token}",
+            handlers.fal_webhook,
+            summary="fal's completion webhook",
+            description="Called by fal, not by clients: ig asks for it per job when `IG_PUBLIC_URL` is set. "
+            "Verified as fal specifies (Ed25519 over the request id, user id, timestamp and the body's "
+            "SHA-256, against fal's JWKS, within 300 seconds): a wrong or missing signature is a 401 and "
+            "writes nothing. An unknown job and a wrong token both answer 404.",
+            tag="webhooks",
+            body="FalWebhook",
+            response="WebhookReceipt",
+            problems=(400, 401),
         ),
     ]
 )

@@ -25,7 +25,7 @@ __all__ = ["BatchRequest", "JobRequest", "PresetRequest"]  # re-exported: routes
 _CONFIG = ConfigDict(extra="forbid", defer_build=True, use_attribute_docstrings=True)
 
 JobStatus = Literal[tuple(job_states.JobStatus)]  # type: ignore[valid-type]
-Provider = Literal["runware", "mock"]
+Provider = Literal["runware", "fal", "mock"]
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 Moment = Annotated[str, Field(description="ISO 8601 UTC time with milliseconds, e.g. 2026-11-21T05:48:15.844Z.")]
 Cursor = Annotated[str, Field(description="Pass back as ``cursor`` for the next page; null on the last page.")]
@@ -150,13 +150,14 @@ class OutputProvenance(BaseModel):
     provider: Provider
     task: str
     model: str
-    """The Runware AIR the job ran."""
+    """The provider's model the job ran: a Runware AIR, a fal endpoint id."""
     model_alias: str | None
     """The catalogue alias the request named, if it named one."""
     preset: PresetRef | None
     params: dict[str, Any]
-    """The job's parameters, fully resolved (preset and variables applied)."""
+    """The parameters sent, under the provider's own names (preset, variables and defaults applied)."""
     provider_task_id: str | None
+    """The provider's id of the request (Runware: the job id; fal: its request_id)."""
     output: str | None
     """The result field the artifact came from (``imageURL``, ``text``, ...)."""
     source_url: str | None
@@ -203,7 +204,12 @@ class Artifact(BaseModel):
     created_at: Moment
     seed: int | None
     cost: float | None
-    """USD, as the provider reported it for the result this artifact belongs to."""
+    """What the result this artifact belongs to cost, in ``cost_currency``."""
+    cost_currency: str | None
+    """ISO 4217 (``USD``)."""
+    cost_source: Literal["reported", "billed", "estimated"] | None
+    """``reported`` by the provider with the result (Runware), ``billed``: the provider's billable
+    units times its unit price (fal), or ``estimated``."""
     nsfw: bool | None
     """The provider's content check; null when it was not checked."""
     deleted_at: Moment | None
@@ -269,13 +275,15 @@ class Job(BaseModel):
     provider: Provider
     task: str
     model: str
-    """The Runware AIR (an alias in the request is resolved)."""
+    """The provider's model: a Runware AIR, a fal endpoint id (an alias in the request is resolved)."""
     model_alias: str | None
     preset: PresetRef | None
     params: dict[str, Any]
+    """The parameters sent, under the provider's own names (common names like ``prompt`` mapped)."""
     tags: list[str]
     metadata: dict[str, Any]
-    provider_task_id: str
+    provider_task_id: str | None
+    """The provider's id of the request; null until the provider has accepted it (fal assigns its own)."""
     created_at: Moment
     submitted_at: Moment | None
     completed_at: Moment | None
@@ -285,11 +293,31 @@ class Job(BaseModel):
     deadline_at: Moment
     callback: Callback | None
     cost: float | None
-    """USD, the sum of the provider-reported cost of the job's results."""
+    """The sum of the cost of the job's results, in ``cost_currency``."""
+    cost_currency: str | None
+    cost_source: Literal["reported", "billed", "estimated", "mixed"] | None
+    """How ig knows the cost (see the artifact's ``cost_source``)."""
     error: JobError | None
     expected_results: int
     artifacts: list[Artifact]
     """The job's live artifacts, in the order they were stored."""
+
+
+class ProviderCancel(BaseModel):
+    model_config = _CONFIG
+
+    stopped: bool
+    """The provider removed the request before it ran: it is never billed."""
+    requested: bool
+    """The provider was asked to stop it; a running request may still finish (and bill)."""
+    detail: str
+
+
+class CancelledJob(Job):
+    """The job after ``POST /v1/jobs/{id}/cancel``."""
+
+    provider_cancel: ProviderCancel | None
+    """What the provider did; null when it cannot stop work (Runware) or was not asked."""
 
 
 class JobPage(BaseModel):
@@ -388,7 +416,9 @@ class UsageRow(BaseModel):
     failed: int
     results: int
     cost: float | None
-    """USD, the provider-reported cost, summed."""
+    """USD, summed over every priced result."""
+    cost_by_source: dict[str, float]
+    """The same sum split by how ig knows it: ``reported``, ``billed``, ``estimated``."""
     p50_seconds: float | None
     """Median time from creation to completion (nearest rank)."""
     p95_seconds: float | None
@@ -436,17 +466,26 @@ class TaskList(BaseModel):
     """What happens to task types missing from the list."""
 
 
+class AliasOnProvider(BaseModel):
+    model_config = _CONFIG
+
+    model: str
+    """The provider's own model: a Runware AIR, a fal endpoint id."""
+    defaults: dict[str, Any]
+    """Parameters applied under the request's own (the request's win), in ig's common names or the provider's."""
+
+
 class ModelInfo(BaseModel):
-    """A model alias: a short name for a Runware AIR with default parameters."""
+    """A model alias: one name for the same model on each provider that runs it. A job picks the
+    provider with ``"provider"`` (``runware`` by default)."""
 
     model_config = _CONFIG
 
     name: str
-    air: str
     task: str
     description: str
-    defaults: dict[str, Any]
-    """Parameters applied under the request's own (the request's win)."""
+    providers: dict[str, AliasOnProvider]
+    """By provider name (``runware``, ``fal``)."""
 
 
 class ModelList(BaseModel):
@@ -530,6 +569,20 @@ class RunwareWebhook(RootModel[Any]):
     or ``{"errors": [...]}``."""
 
     model_config = ConfigDict(defer_build=True)
+
+
+class FalWebhook(BaseModel):
+    """fal's completion body, stored as received, with the ``X-Fal-Webhook-*`` signature headers.
+    ig then fetches the result from fal (with what it billed) rather than trusting the payload."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    request_id: str
+    gateway_request_id: str | None = None
+    status: Literal["OK", "ERROR"]
+    payload: Any = None
+    error: str | None = None
+    payload_error: str | None = None
 
 
 # --- query parameters ----------------------------------------------------------------------------
@@ -618,6 +671,8 @@ class ModelQuery(BaseModel):
 
     task: str = absent()
     """Only aliases of this task type."""
+    provider: Provider = absent()
+    """Only aliases that run on this provider."""
 
 
 class PresetVersionQuery(BaseModel):

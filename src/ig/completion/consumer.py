@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ig import logs
@@ -80,6 +80,8 @@ async def _process(deps: Deps, body: dict[str, Any]) -> None:
             await process_event(deps, job_id, str(body.get("event_id")))
         elif kind == "poll":
             await poll(deps, job_id, int(body.get("seq", 0)))
+        elif kind == "reconcile":
+            await reconcile(deps, job_id)
         elif kind == "callback":
             await callbacks.deliver(deps, str(body.get("callback_id")), int(body.get("attempt", 0)))
         else:
@@ -93,8 +95,45 @@ async def _process(deps: Deps, body: dict[str, Any]) -> None:
 
 async def resubmit(deps: Deps, job_id: str) -> None:
     job = await records.load_job(deps.db, job_id)
-    if job is not None and job["status"] == JobStatus.QUEUED:
+    # A job whose last submit had an unknown outcome is reconciled, never resent from a stale message.
+    if job is not None and job["status"] == JobStatus.QUEUED and job["submit_unknown_at"] is None:
         await attempt_submit(deps, job)
+
+
+async def reconcile(deps: Deps, job_id: str) -> None:
+    """Ask the provider about a request whose submit outcome was unknown: adopt the request it
+    has, or submit once more when it provably has none. When it cannot tell, the sweeper asks
+    again after another quiet period."""
+    job = await records.load_job(deps.db, job_id)
+    if job is None or job["status"] != JobStatus.QUEUED or job["submit_unknown_at"] is None:
+        return
+    provider = provider_for(job["provider"], deps)
+
+    async def claimed(ids: list[str]) -> set[str]:
+        rows = await deps.db.all(records.CLAIMED_IDS, [job["provider"], json.dumps(ids)])
+        return {r["provider_task_id"] for r in rows}
+
+    sent_after = datetime.fromisoformat(job["submit_unknown_at"].replace("Z", "+00:00"))
+    found = await provider.reconcile(request_for(job), sent_after, claimed)
+    moment = deps.clock()
+    now = isoformat(moment)
+    if found.provider_id:
+        later = isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds))
+        handle = json.dumps(found.handle) if found.handle is not None else None
+        if await deps.db.run(records.ADOPT_REQUEST, [job_id, now, later, found.provider_id, handle]):
+            deps.log.info("job %s: reconciled with the provider's request %s", job_id, found.provider_id)
+            await start_polling(deps, job_id, 0)
+        return
+    if found.absent:
+        deps.log.info("job %s: the provider has no request from the unknown submit; submitting once more", job_id)
+        await deps.db.run(records.CLEAR_SUBMIT_UNKNOWN, [job_id, now])
+        job = await records.load_job(deps.db, job_id)
+        if job is not None and job["status"] == JobStatus.QUEUED and job["submit_unknown_at"] is None:
+            await attempt_submit(deps, job)
+        return
+    assert found.problem is not None
+    deps.log.warning("job %s: could not reconcile yet: %s", job_id, found.problem.message)
+    await records.note_error(deps.db, job_id, found.problem.to_json(), now)
 
 
 async def process_event(deps: Deps, job_id: str, event_id: str) -> None:
@@ -103,8 +142,12 @@ async def process_event(deps: Deps, job_id: str, event_id: str) -> None:
     if job is None or event is None or event["job_id"] != job_id or event["processed_at"] is not None:
         return
     answer = provider_for(job["provider"], deps).parse(await event_body(deps, event), job_id)
-    await ingest(deps, job, answer, event_id, event["received_at"])
-    await _note_activity(deps, job_id)
+    if answer.fetch_result:
+        # The webhook announces the result; the provider is asked for it (and what it billed).
+        await start_polling(deps, job_id, 0)
+    else:
+        await ingest(deps, job, answer, event_id, event["received_at"])
+        await _note_activity(deps, job_id)
     await mark_processed(deps, event_id)
 
 
@@ -116,7 +159,8 @@ async def poll(deps: Deps, job_id: str, seq: int) -> None:
         return
     provider = provider_for(job["provider"], deps)
 
-    exchange = await provider.poll(request_for(job), job["provider_task_id"])
+    handle = json.loads(job["provider_handle"]) if job["provider_handle"] else None
+    exchange = await provider.poll(request_for(job), job["provider_task_id"], handle)
     reply, outcome, info = exchange.reply, exchange.outcome, exchange.error
     if reply.unread_over is not None:
         # Asking again gets the same answer: its results are beyond reach, and the job says so.

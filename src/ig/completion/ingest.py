@@ -24,8 +24,8 @@ from ig.providers.registry import provider_for
 ARTIFACT_NAMESPACE = uuid.UUID("9f1c2d4e-8b7a-4c3d-a1e2-3f4b5c6d7e8f")
 
 INSERT_RESULT = """
-INSERT INTO results (job_id, result_key, raw, seed, cost, nsfw, event_id, received_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+INSERT INTO results (job_id, result_key, raw, seed, cost, nsfw, event_id, received_at, cost_currency, cost_source)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
 ON CONFLICT (job_id, result_key) DO NOTHING
 """
 SELECT_RESULT = "SELECT stored_at FROM results WHERE job_id = ?1 AND result_key = ?2"
@@ -66,10 +66,12 @@ async def ingest(deps: Deps, job: Row, answer: ProviderAnswer, event_id: str, re
                 result.key,
                 json.dumps(result.raw),
                 str(result.seed) if result.seed is not None else None,
-                result.cost,
+                result.cost.amount if result.cost else None,
                 int(result.nsfw) if result.nsfw is not None else None,
                 event_id,
                 received_at,
+                result.cost.currency if result.cost else None,
+                result.cost.source if result.cost else None,
             ],
         )
         stored = await deps.db.first(SELECT_RESULT, [job["id"], result.key])

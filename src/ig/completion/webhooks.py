@@ -1,14 +1,18 @@
-"""Provider webhooks, received: the per-job token checked in constant time, the body stored as a
-provider event, a queue message sent, 200. Nothing slow happens here: the provider waits for the answer."""
+"""Provider webhooks, received: the per-job token checked in constant time, the provider's own
+proof checked (fal's Ed25519 signature), the body stored as a provider event, a queue message
+sent, 200. Nothing slow happens here: the provider waits for the answer."""
 
 from __future__ import annotations
 
 import hmac
+import json
 import uuid
+from collections.abc import Mapping
+from datetime import timedelta
 
 from ig import logs
-from ig.deps import Deps
-from ig.errors import BadRequest, NotFound, PayloadTooLarge
+from ig.deps import Deps, isoformat
+from ig.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from ig.jobs import records
 from ig.jobs.provider_events import store_event
 from ig.ports import Row
@@ -16,11 +20,15 @@ from ig.providers.registry import provider_for
 from ig.safe_json import decode_json, json_too_deep, too_deeply_nested
 
 
-async def receive_webhook(deps: Deps, provider: str, job_id: str, token: str, raw: bytes) -> Row:
+async def receive_webhook(
+    deps: Deps, provider: str, job_id: str, token: str, raw: bytes, headers: Mapping[str, str] | None = None
+) -> Row:
     """A provider's webhook about one job: ig's per-job token must match (in constant time) and
-    the job must be that provider's, or nothing is written; then the provider has its own say.
+    the job must be that provider's, or nothing is written; then the provider has its own say
+    (a bad signature is a 401, a body about another request a 400, and nothing is written).
     Unknown job, another provider's job and a wrong token answer the same 404, so jobs cannot be
-    enumerated."""
+    enumerated. A webhook naming the request of a job whose submit outcome was unknown settles
+    it: the job adopts that request."""
     if len(raw) > deps.settings.max_webhook_bytes:
         raise PayloadTooLarge("webhook body too large")
     job = await records.load_job(deps.db, job_id) if _is_uuid(job_id) else None
@@ -33,13 +41,26 @@ async def receive_webhook(deps: Deps, provider: str, job_id: str, token: str, ra
     body = decode_json(raw)
     if not isinstance(body, dict | list):
         raise BadRequest("webhook body is not a JSON object")
-    problem = provider_for(provider, deps).webhook_problem(body, job_id)
-    if problem is not None:
-        raise BadRequest(problem)
+    check = await provider_for(provider, deps).check_webhook(
+        job_id=job_id, provider_id=job["provider_task_id"], headers=headers or {}, raw=raw, body=body
+    )
+    if check.problem is not None:
+        deps.log.warning("job %s: refused a %s webhook: %s", job_id, provider, check.problem)
+        raise (Unauthorized if check.status == 401 else BadRequest)(check.problem)
+    if check.provider_id and not job["provider_task_id"]:
+        await _adopt(deps, job_id, check.provider_id, check.handle)
     event = await store_event(deps, job_id, "webhook", raw, None)
     if event["processed_at"] is None:
         await deps.queue.send({"type": "event", "job_id": job_id, "event_id": event["id"]})
     return event
+
+
+async def _adopt(deps: Deps, job_id: str, provider_id: str, handle: dict | None) -> None:
+    moment = deps.clock()
+    later = isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds))
+    params = [job_id, isoformat(moment), later, provider_id, json.dumps(handle) if handle is not None else None]
+    if await deps.db.run(records.ADOPT_REQUEST, params):
+        deps.log.info("job %s: its webhook names the provider's request %s; adopted", job_id, provider_id)
 
 
 def _is_uuid(value: str) -> bool:

@@ -17,7 +17,7 @@ from ig.jobs.requests import (
 )
 from ig.ports import Database, Row
 from ig.providers import catalogue
-from ig.providers.runware import tasks
+from ig.providers.registry import dialect_for
 from ig.settings import Settings
 from ig.validation import parse_model
 
@@ -55,9 +55,15 @@ def check_preset(body: PresetRequest, settings: Settings) -> None:
     ]
     choice = catalogue.choose_model(body.model, body.task, body.provider, errors)
     if choice.task is not None:
-        templated = frozenset(k for k, v in body.params.items() if placeholders.names_in(v))
-        params = {**choice.defaults, **body.params}
-        errors.extend(tasks.validate_params(choice.task, params, skip=templated))
+        dialect = dialect_for(body.provider)
+        params, naming = catalogue.native_params(dialect, choice.task, choice.model, body.params, choice.defaults)
+        errors += naming
+        if not naming:
+            # A templated common name (``prompt: "{subject}"``) is checked under its native name.
+            native_templated = dialect.native_params(
+                choice.task, choice.model, {k: v for k, v in body.params.items() if placeholders.names_in(v)}
+            )[0]
+            errors.extend(dialect.param_errors(choice.task, choice.model, params, skip=frozenset(native_templated)))
     if errors:
         raise ValidationFailed(errors)
 

@@ -16,16 +16,38 @@ INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, 
                   provider_task_id, webhook_token, expected_results, created_at, deadline_at,
                   next_check_at, updated_at, model_alias, preset, preset_version, timeout_seconds, callback_url,
                   callback_events, request_blob_key)
-VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?1, ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
 """
 INSERT_JOB_TAGS = "INSERT OR IGNORE INTO job_tags (job_id, tag) SELECT ?1, value FROM json_each(?2)"
 INDEX_JOB_TEXT = "INSERT INTO job_search (rowid, body) SELECT seq, ?2 FROM jobs WHERE id = ?1"
 SELECT_JOB = "SELECT * FROM jobs WHERE id = ?1"
 
+# The provider's id (and handle) are written with the transition, so a submitted job always has them.
 MARK_SUBMITTED = """
 UPDATE jobs SET status = 'submitted', submitted_at = ?2, updated_at = ?2, next_check_at = ?3,
-                submit_attempts = submit_attempts + 1, last_error = NULL, provider_task_id = ?4
+                submit_attempts = submit_attempts + 1, last_error = NULL, provider_task_id = ?4,
+                provider_handle = ?5, submit_unknown_at = NULL
 WHERE id = ?1 AND status = 'queued'
+"""
+# The request was found at the provider (a webhook named it, or reconciliation did): adopted
+# without counting a submit attempt.
+ADOPT_REQUEST = """
+UPDATE jobs SET status = 'submitted', submitted_at = coalesce(submitted_at, ?2), updated_at = ?2, next_check_at = ?3,
+                last_error = NULL, provider_task_id = ?4, provider_handle = ?5, submit_unknown_at = NULL
+WHERE id = ?1 AND status = 'queued' AND provider_task_id = ''
+"""
+# The submit's outcome is unknown: the sweeper reconciles at next_check_at instead of resending.
+NOTE_SUBMIT_UNKNOWN = """
+UPDATE jobs SET submit_attempts = submit_attempts + 1, last_error = ?2, updated_at = ?3, next_check_at = ?4,
+                submit_unknown_at = coalesce(submit_unknown_at, ?5)
+WHERE id = ?1 AND status = 'queued'
+"""
+# Reconciliation found nothing at the provider: the job may be submitted once more.
+CLEAR_SUBMIT_UNKNOWN = "UPDATE jobs SET submit_unknown_at = NULL, updated_at = ?2 WHERE id = ?1 AND status = 'queued'"
+# The provider ids among ?2 (a JSON list) that jobs of provider ?1 already own.
+CLAIMED_IDS = """
+SELECT provider_task_id FROM jobs
+WHERE provider = ?1 AND provider_task_id IN (SELECT value FROM json_each(?2))
 """
 NOTE_SUBMIT_RETRY = """
 UPDATE jobs SET submit_attempts = submit_attempts + 1, last_error = ?2, updated_at = ?3, next_check_at = ?4

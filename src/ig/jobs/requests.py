@@ -11,7 +11,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ig.errors import FieldError
 from ig.library.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_PATTERN, normalize_tag
-from ig.providers.runware.protocol import RESERVED_PARAMS
 from ig.settings import Settings
 
 MAX_METADATA_BYTES = 64 * 1024
@@ -33,15 +32,9 @@ def _unique_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def _no_reserved(params: dict[str, Any]) -> dict[str, Any]:
-    reserved = sorted(RESERVED_PARAMS & params.keys())
-    if reserved:
-        raise ValueError(f"ig sets {', '.join(reserved)} itself; leave them out of params")
-    return params
-
-
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
-TaskParams = Annotated[dict[str, Any], AfterValidator(_no_reserved)]
+TaskParams = dict[str, Any]
+ProviderName = Literal["runware", "fal", "mock"]
 
 
 def task_size(params: dict[str, Any]) -> int:
@@ -74,30 +67,35 @@ def provider_errors(provider: str, settings: Settings) -> list[FieldError]:
     """Whether this deployment can run the provider at all."""
     if provider == "mock" and not settings.mock_provider:
         return [FieldError("provider", "the mock provider is off here; IG_MOCK_PROVIDER=1 turns it on", "unavailable")]
+    hint = '; use provider "mock" to try ig' if settings.mock_provider else ""
     if provider == "runware" and not settings.runware_api_key:
-        hint = '; use provider "mock" to try ig' if settings.mock_provider else ""
         return [FieldError("provider", f"RUNWARE_API_KEY is not configured{hint}", "unavailable")]
+    if provider == "fal" and not settings.fal_key:
+        return [FieldError("provider", f"FAL_KEY is not configured{hint}", "unavailable")]
     return []
 
 
 class JobRequest(BaseModel):
-    """``POST /v1/jobs``: one inference task, in Runware's own parameter names, given directly or
-    through a preset."""
+    """``POST /v1/jobs``: one inference task, given directly or through a preset. Parameters use
+    ig's common names (``prompt``, ``width``, ``num_outputs``, ``image`` ...), which work on every
+    provider, or the provider's own (Runware's ``positivePrompt``, fal's ``image_size``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     task: str | None = Field(None, min_length=1, max_length=64, pattern=TASK_PATTERN)
-    """A Runware taskType, e.g. ``imageInference``; may be left out when the model is known."""
+    """ig's task type, e.g. ``imageInference`` (Runware's taskType); may be left out when the model is known."""
     model: str | None = Field(None, min_length=1, max_length=256)
-    """A model alias from ``GET /v1/models`` or a Runware AIR id (``runware:101@1``)."""
+    """A model alias from ``GET /v1/models``, or the provider's own model: a Runware AIR
+    (``runware:101@1``), a fal endpoint id (``fal-ai/flux/dev``)."""
     params: TaskParams = Field(default_factory=dict)
-    """Task parameters under Runware's names (``positivePrompt``, ``width``, ...); with a preset,
-    overrides of the preset's parameters."""
+    """Task parameters: ig's common names (``prompt``, ``negative_prompt``, ``width``, ``height``,
+    ``num_outputs``, ``seed``, ``steps``, ``guidance``, ``image``) or the provider's own; with a
+    preset, overrides of the preset's parameters."""
     tags: Tags = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Opaque to ig; returned with the job."""
-    provider: Literal["runware", "mock"] | None = None
-    """``runware`` (the default) or ``mock``, a built-in stand-in that needs no API key."""
+    provider: ProviderName | None = None
+    """``runware`` (the default), ``fal``, or ``mock``, a built-in stand-in that needs no API key."""
     preset: str | None = Field(None, pattern=PRESET_NAME_PATTERN)
     """A preset from ``PUT /v1/presets/{name}`` to start from."""
     variables: dict[str, Any] = Field(default_factory=dict)
@@ -133,5 +131,5 @@ class PresetRequest(BaseModel):
     tags: Tags = Field(default_factory=list)
     """Tags every job made from this preset gets (a job's own tags are added)."""
     metadata: dict[str, Any] = Field(default_factory=dict)
-    provider: Literal["runware", "mock"] = "runware"
+    provider: ProviderName = "runware"
     description: str = Field("", max_length=2000)

@@ -1,6 +1,7 @@
-"""From what a consumer asked for to the exact task ig will run: a preset filled with its
-variables, a model alias turned into Runware's AIR with its defaults, the task type inferred or
-checked against the model, and the parameters checked against the task's generic rules.
+"""From what a consumer asked for to the exact request ig will send: a preset filled with its
+variables, a model alias turned into the chosen provider's model with its defaults, the task type
+inferred or checked against the model, ig's common parameter names moved to the provider's own,
+and the parameters checked by the provider's rules (Runware's task rules, fal's endpoint schema).
 
 Nothing is recorded or spent here; every problem found is reported together in one 422."""
 
@@ -23,7 +24,7 @@ from ig.jobs.requests import (
 )
 from ig.ports import Database
 from ig.providers import catalogue
-from ig.providers.runware import tasks
+from ig.providers.registry import dialect_for
 from ig.settings import Settings
 from ig.validation import parse_model
 
@@ -33,15 +34,16 @@ class ResolvedJob:
     provider: str
     task: str
     model: str
-    """The Runware AIR (or, for the mock provider, any name)."""
+    """The provider's model: a Runware AIR, a fal endpoint id (for the mock provider, any name)."""
     params: dict[str, Any]
-    """Fully resolved: preset filled in, alias defaults applied, overrides on top."""
+    """Fully resolved, under the provider's names: preset filled in, alias defaults applied,
+    overrides on top."""
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     model_alias: str | None = None
     preset: str | None = None
     preset_version: int | None = None
-    timeout_seconds: int = tasks.DEFAULT_TIMEOUT_SECONDS
+    timeout_seconds: int = 1800
     callback_url: str | None = None
     callback_events: list[str] = field(default_factory=list)
 
@@ -92,14 +94,16 @@ async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJo
     errors += metadata_errors(metadata, request.preset)
     errors += provider_errors(provider, settings)
     if model is None:
-        errors.append(FieldError("model", "required: a model alias or a Runware AIR", "missing"))
+        errors.append(FieldError("model", "required: a model alias or the provider's own model id", "missing"))
         raise ValidationFailed(errors)
     choice = catalogue.choose_model(model, task, provider, errors)
-    params = {**choice.defaults, **params}
-    if variables_ok:
-        errors += task_size_errors(params, request.preset, settings.max_task_bytes)
+    dialect = dialect_for(provider)
     if choice.task is not None and variables_ok:
-        errors.extend(tasks.validate_params(choice.task, params))
+        params, naming = catalogue.native_params(dialect, choice.task, choice.model, params, choice.defaults)
+        errors += naming
+        errors += task_size_errors(params, request.preset, settings.max_task_bytes)
+        if not naming:
+            errors.extend(dialect.param_errors(choice.task, choice.model, params))
     if errors:
         raise ValidationFailed(errors)
     assert choice.task is not None
@@ -107,14 +111,14 @@ async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJo
     return ResolvedJob(
         provider=provider,
         task=choice.task,
-        model=choice.air,
+        model=choice.model,
         params=params,
         tags=tags,
         metadata=metadata,
         model_alias=choice.alias,
         preset=request.preset,
         preset_version=version,
-        timeout_seconds=timeout if timeout is not None else tasks.default_timeout(choice.task),
+        timeout_seconds=timeout if timeout is not None else dialect.default_timeout(choice.task, choice.model),
         callback_url=request.callback_url,
         callback_events=list(request.callback_events or callback_outbox.DEFAULT_EVENTS),
     )

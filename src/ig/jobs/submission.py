@@ -1,5 +1,7 @@
-"""Submitting a job: validate, record it first, then send the provider one task. A resend reuses
-the job's id as taskUUID, so a submit that may have reached the provider is safe to repeat."""
+"""Submitting a job: validate, record it first, then send the provider one request. A submit whose
+outcome is unknown (the connection failed after the request may have arrived) is sent again only
+where the provider makes that safe (Runware: the same taskUUID); elsewhere the job waits for the
+sweeper to reconcile it with the provider, so no request is ever billed twice."""
 
 from __future__ import annotations
 
@@ -141,9 +143,11 @@ def request_for(job: Row) -> dict[str, Any]:
 
 
 async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False) -> Outcome:
-    """Send the job's task once and record what happened. Transient failures schedule a retry
-    through the queue; rejections fail the job (and, for a fresh API call, reach the caller)."""
+    """Send the job's request once and record what happened. Transient failures schedule a retry
+    through the queue; an unknown outcome does too where resending is safe, and otherwise waits
+    for reconciliation; rejections fail the job (and, for a fresh API call, reach the caller)."""
     provider = provider_for(job["provider"], deps)
+    began = isoformat(deps.clock())
     exchange = await provider.submit(await lineage.resolve(deps, request_for(job)))
     now_moment = deps.clock()
     now = isoformat(now_moment)
@@ -152,12 +156,20 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
     outcome, info = exchange.outcome, exchange.error
     if outcome is Outcome.ACCEPTED:
         quiet = isoformat(now_moment + timedelta(seconds=deps.settings.quiet_seconds))
-        await deps.db.run(records.MARK_SUBMITTED, [job["id"], now, quiet, exchange.provider_id])
+        handle = json.dumps(exchange.handle) if exchange.handle is not None else None
+        await deps.db.run(records.MARK_SUBMITTED, [job["id"], now, quiet, exchange.provider_id or "", handle])
         if not (provider.capabilities.webhooks and job["webhook_token"]):
             await start_polling(deps, job["id"], provider.first_poll_delay)
         return outcome
     assert info is not None
-    if outcome is Outcome.TRANSIENT:
+    if outcome is Outcome.UNKNOWN and not provider.capabilities.safe_resubmission:
+        # Sending again could run (and bill) the request twice: the sweeper asks the provider
+        # first, once it has had time to list the request (a webhook naming it adopts it sooner).
+        deps.log.warning("job %s: submit outcome unknown (%s); reconciling before any resend", job["id"], info.code)
+        later = isoformat(now_moment + timedelta(seconds=deps.settings.quiet_seconds))
+        await deps.db.run(records.NOTE_SUBMIT_UNKNOWN, [job["id"], json.dumps(info.to_json()), now, later, began])
+        return outcome
+    if outcome in (Outcome.TRANSIENT, Outcome.UNKNOWN):
         attempt = job["submit_attempts"] + 1
         delay = backoff_seconds(attempt, info.retry_after)
         deps.log.warning("job %s: submit attempt %d failed (%s), retrying in %ds", job["id"], attempt, info.code, delay)

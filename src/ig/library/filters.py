@@ -40,6 +40,8 @@ class Filters:
     any_tags: list[str] = field(default_factory=list)  # at least one
     not_tags: list[str] = field(default_factory=list)  # none
     columns: dict[str, str] = field(default_factory=dict)  # kind/task/model/provider/job_id = value
+    models: tuple[str, ...] = ()
+    """An alias's models (one per provider it runs on): rows of any of them match."""
     created_after: str | None = None
     created_before: str | None = None
     q: str | None = None  # an FTS5 query built from the consumer's words
@@ -133,7 +135,10 @@ def parse_filters(query: dict[str, list[str]], *, for_jobs: bool = False) -> Fil
             filters.columns[name] = value
     alias = catalogue.alias_named(filters.columns.get("model", ""))
     if alias is not None:
-        filters.columns["model"] = alias.air  # jobs record the AIR; an alias finds the same rows
+        # Jobs record the provider's model; an alias finds the rows of each provider it runs on.
+        del filters.columns["model"]
+        wanted = filters.columns.get("provider")
+        filters.models = tuple(on.model for name, on in alias.providers.items() if wanted in (None, name)) or ("",)
     if "kind" in filters.columns and filters.columns["kind"] not in KINDS:
         errors.append(FieldError("kind", f"one of {', '.join(KINDS)}", "invalid_kind"))
     raw_q = _last(query, "q")
@@ -243,6 +248,8 @@ def _artifact_conditions(
         *_common_conditions(f, ARTIFACTS, p, skip_tag=skip_tag, skip_any=skip_any, skip_q=skip_q),
     ]
     where += [f"a.{name} = {p(value)}" for name, value in f.columns.items()]
+    if f.models:
+        where.append(f"a.model IN ({', '.join(p(m) for m in f.models)})")
     if f.role:
         where.append(f"a.role = {p(f.role)}")
     if f.nsfw is True:
@@ -303,6 +310,8 @@ def _job_conditions(f: Filters, p: _Params) -> list[str]:
             )
         else:
             where.append(f"{'j.id' if name == 'job_id' else f'j.{name}'} = {p(value)}")
+    if f.models:
+        where.append(f"j.model IN ({', '.join(p(m) for m in f.models)})")
     if f.status:
         where.append(f"j.status = {p(f.status)}")
     return where

@@ -1,6 +1,6 @@
-"""Cost and usage rollups: jobs, outcomes, results, provider-reported cost and latency
-percentiles, grouped by day, model, task, tag or provider, over the same filters as the
-library. Cost is always what the provider reported, never computed from a price list."""
+"""Cost and usage rollups: jobs, outcomes, results, cost and latency percentiles, grouped by day,
+model, task, tag or provider, over the same filters as the library. Cost is what the provider
+reported (Runware) or billed (fal's billable units times its unit price), and each sum says which."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ WITH per AS (
     SELECT {key} AS key, j.status,
            (julianday(j.completed_at) - julianday(j.created_at)) * 86400.0 AS seconds,
            (SELECT count(*) FROM results r WHERE r.job_id = j.id) AS results,
-           (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id) AS cost
+           (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id) AS cost,
+           (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id AND r.cost_source = 'reported') AS reported,
+           (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id AND r.cost_source = 'billed') AS billed,
+           (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id AND r.cost_source = 'estimated') AS estimated
     FROM jobs j {join} WHERE {where}
 ),
 ranked AS (
@@ -34,10 +37,15 @@ ranked AS (
 )
 SELECT p.key, count(*) AS jobs, sum(p.status = 'succeeded') AS succeeded, sum(p.status = 'failed') AS failed,
        sum(p.results) AS results, sum(p.cost) AS cost,
+       sum(p.reported) AS reported, sum(p.billed) AS billed, sum(p.estimated) AS estimated,
        (SELECT min(seconds) FROM ranked r WHERE r.key = p.key AND r.rn >= 0.50 * r.n) AS p50_seconds,
        (SELECT min(seconds) FROM ranked r WHERE r.key = p.key AND r.rn >= 0.95 * r.n) AS p95_seconds
 FROM per p GROUP BY p.key ORDER BY p.key
 """
+
+
+def _money(value: float | None) -> float | None:
+    return round(value, 10) if value is not None and math.isfinite(value) else None
 
 
 async def usage_report(db: Database, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -68,7 +76,12 @@ async def usage_report(db: Database, query: dict[str, list[str]]) -> dict[str, A
             "succeeded": r["succeeded"] or 0,
             "failed": r["failed"] or 0,
             "results": r["results"] or 0,
-            "cost": round(r["cost"], 10) if r["cost"] is not None and math.isfinite(r["cost"]) else None,
+            "cost": _money(r["cost"]),
+            "cost_by_source": {
+                source: _money(r[source])
+                for source in ("reported", "billed", "estimated")
+                if _money(r[source]) is not None
+            },
             "p50_seconds": round(r["p50_seconds"], 3) if r["p50_seconds"] is not None else None,
             "p95_seconds": round(r["p95_seconds"], 3) if r["p95_seconds"] is not None else None,
         }

@@ -13,7 +13,7 @@ ARTIFACT_COLUMNS = """
 SELECT a.seq, a.id, a.role, a.job_id, a.kind, a.content_type, a.size, a.sha256, a.created_at, a.deleted_at,
        a.width, a.height, a.duration_seconds, a.nsfw, a.arrived_after,
        a.output_name, a.source_url, a.filename, a.provider, a.task, a.model,
-       r.seed, r.cost, r.raw AS result_raw, r.received_at AS result_received_at,
+       r.seed, r.cost, r.cost_currency, r.cost_source, r.raw AS result_raw, r.received_at AS result_received_at,
        r.stored_at AS result_stored_at,
        j.params, j.provider_task_id, j.model_alias, j.preset, j.preset_version, j.created_at AS job_created_at,
        j.submitted_at AS job_submitted_at, j.completed_at AS job_completed_at,
@@ -25,7 +25,11 @@ LEFT JOIN jobs j ON j.id = a.job_id
 JOB_WITH_EXTRAS = """
 SELECT j.*,
        (SELECT json_group_array(t.tag) FROM job_tags t WHERE t.job_id = j.id) AS tags,
-       (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id) AS cost
+       (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id) AS cost,
+       (SELECT min(r.cost_currency) FROM results r WHERE r.job_id = j.id) AS cost_currency,
+       -- one source when every priced result agrees, 'mixed' otherwise
+       (SELECT CASE WHEN count(DISTINCT r.cost_source) > 1 THEN 'mixed' ELSE min(r.cost_source) END
+        FROM results r WHERE r.job_id = j.id AND r.cost IS NOT NULL) AS cost_source
 FROM jobs j WHERE j.id = ?1
 """
 ARTIFACTS_OF_JOB = ARTIFACT_COLUMNS + " WHERE a.job_id = ?1 AND a.deleted_at IS NULL ORDER BY a.seq"
@@ -62,7 +66,7 @@ def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
             "model_alias": row["model_alias"],
             "preset": _preset(row),
             "params": _json(row["params"], {}),
-            "provider_task_id": row["provider_task_id"],
+            "provider_task_id": row["provider_task_id"] or None,
             "output": row["output_name"],
             "source_url": row["source_url"],
             "result": _json(row["result_raw"]),
@@ -90,6 +94,8 @@ def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
         "created_at": row["created_at"],
         "seed": int(row["seed"]) if row["seed"] is not None else None,
         "cost": _money(row["cost"]),
+        "cost_currency": row["cost_currency"],
+        "cost_source": row["cost_source"],
         "nsfw": bool(row["nsfw"]) if row["nsfw"] is not None else None,
         "deleted_at": row["deleted_at"],
         "arrived_after": row["arrived_after"],
@@ -109,7 +115,7 @@ def render_job(job: Row, artifacts: list[Row], base_url: str) -> dict[str, Any]:
         "params": _json(job["params"], {}),
         "tags": sorted(_json(job["tags"], [])),
         "metadata": _json(job["metadata"], {}),
-        "provider_task_id": job["provider_task_id"],
+        "provider_task_id": job["provider_task_id"] or None,
         "created_at": job["created_at"],
         "submitted_at": job["submitted_at"],
         "completed_at": job["completed_at"],
@@ -120,6 +126,8 @@ def render_job(job: Row, artifacts: list[Row], base_url: str) -> dict[str, Any]:
         if job["callback_url"]
         else None,
         "cost": _money(job["cost"]),
+        "cost_currency": job["cost_currency"] if job["cost"] is not None else None,
+        "cost_source": job["cost_source"] if job["cost"] is not None else None,
         "error": _json(job["error"]),
         "expected_results": job["expected_results"],
         "artifacts": [render_artifact(a, base_url) for a in artifacts],

@@ -1,5 +1,5 @@
 """What every provider shares: a reply kept as received and parsed, the outcome of a call
-(accepted, transient, rejected), the ``Provider`` protocol, which hosts an output may be
+(accepted, transient, rejected, unknown), the ``Provider`` protocol, which hosts an output may be
 downloaded from, and inline (base64) outputs as a stream. Runware is ``ig.providers.runware``,
 the built-in stand-in ``ig.providers.mock``."""
 
@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ig import addresses
-from ig.errors import FieldError, ProviderErrorInfo
+from ig.errors import FieldError, MediaRefused, ProviderErrorInfo
+from ig.ports import HttpClient
 
 MAX_REDIRECTS = 3
 
@@ -44,7 +46,11 @@ class Reply:
 class Outcome(Enum):
     ACCEPTED = "accepted"
     TRANSIENT = "transient"
+    """Not taken, and safe to send again later (refused for now, or the connection failed before
+    the request was sent)."""
     REJECTED = "rejected"
+    UNKNOWN = "unknown"
+    """The connection failed after the request may have arrived: the provider may be running it."""
 
 
 @dataclass(frozen=True)
@@ -57,15 +63,36 @@ class Exchange:
     outcome: Outcome
     error: ProviderErrorInfo | None = None
     provider_id: str | None = None
+    handle: dict[str, Any] | None = None
+    """What else the answer said to follow the request by (fal's status, result and cancel URLs)."""
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a provider can be relied on for; the core decides by these, never by its name. (Safe
-    resubmission, real cancel and cost reporting join when a provider differs on them.)"""
+    """What a provider can be relied on for; the core decides by these, never by its name."""
 
     webhooks: bool
     """It can call ig back when work is done (otherwise ig polls)."""
+    safe_resubmission: bool
+    """Sending a request again cannot run it twice (Runware: the same taskUUID). Without it, a
+    submit whose outcome is unknown is reconciled with the provider, never blindly resent."""
+    cancels: bool
+    """It can stop a request it has accepted (otherwise a cancelled job's work runs on)."""
+    cost: str | None
+    """How it tells a result's cost: ``reported`` with the result, ``billed`` from billable
+    units times a unit price, ``estimated``, or None."""
+    webhook_per_result: bool
+    """A webhook carries one result (Runware), rather than announcing the whole request (fal)."""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a result cost, and how ig knows: ``reported`` by the provider, ``billed`` (units the
+    provider billed times its unit price) or ``estimated``."""
+
+    amount: float
+    currency: str = "USD"
+    source: str = "reported"
 
 
 @dataclass(frozen=True)
@@ -90,7 +117,7 @@ class ProviderResult:
     outputs: list[OutputRef]
     raw: dict[str, Any]
     seed: int | None = None
-    cost: float | None = None
+    cost: Cost | None = None
     nsfw: bool | None = None
 
 
@@ -102,16 +129,76 @@ class ProviderAnswer:
     errors: list[ProviderErrorInfo] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     """Ids of other requests whose results the body also held: left out, and worth a log line."""
+    fetch_result: bool = False
+    """The body announces the request finished without being its result (a fal webhook): the
+    result, with what it was billed, is to be fetched from the provider."""
 
 
-class Provider(Protocol):
-    """Everything the core asks of a provider. Each provider owns its protocol: how a job becomes
-    its request, what its answers mean, how its webhooks prove themselves, how its outputs are
-    fetched, and what it can be relied on for."""
+@dataclass(frozen=True)
+class WebhookCheck:
+    """A provider's verdict on a webhook that passed ig's own per-job token: why it is refused
+    (``problem``, answered with ``status``), or which of the provider's requests it is about."""
+
+    problem: str | None = None
+    status: int = 400
+    provider_id: str | None = None
+    handle: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What the provider knows of a request whose submit outcome was unknown: it has it
+    (``provider_id``), it provably has nothing (``absent``), or it could not tell (``problem``)."""
+
+    provider_id: str | None = None
+    handle: dict[str, Any] | None = None
+    absent: bool = False
+    problem: ProviderErrorInfo | None = None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What a cancel did at the provider: ``stopped`` before it ran (never billed), or only
+    ``requested`` (it may run and bill anyway), or nothing (``detail`` says why)."""
+
+    stopped: bool = False
+    requested: bool = False
+    detail: str = ""
+
+
+class Dialect(Protocol):
+    """The pure half of a provider, used before anything is recorded or sent: which models it
+    runs, its own names for ig's common parameters, its checks of a request, and how its bodies
+    read. Each provider owns its protocol."""
 
     name: str
-    capabilities: Capabilities
-    first_poll_delay: int
+    unknown_model_task: str | None
+    """The task of a model outside ig's catalogue when the request names none (None: required)."""
+    aliases_of: str
+    """Whose models an alias resolves to: its own name, or the provider it stands in for (the mock
+    runs Runware's)."""
+
+    def model_problem(self, model: str) -> str | None:
+        """Why ``model`` cannot name one of this provider's models, or None."""
+        ...
+
+    def task_of(self, model: str) -> str | None:
+        """The ig task a known model runs (``imageInference``), or None."""
+        ...
+
+    def native_params(self, task: str, model: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+        """``params`` under the provider's own names (common names such as ``prompt`` moved to
+        their place), and what is wrong: a parameter ig sets itself, a common name given with
+        its native twin."""
+        ...
+
+    def param_errors(
+        self, task: str, model: str, params: dict[str, Any], skip: frozenset[str] = frozenset()
+    ) -> list[FieldError]:
+        """Every rule the native ``params`` break (``skip``: top-level names not to check yet)."""
+        ...
+
+    def default_timeout(self, task: str, model: str) -> int: ...
 
     def build_request(
         self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
@@ -119,17 +206,7 @@ class Provider(Protocol):
         """The request for the job, as ig stores it and sends it."""
         ...
 
-    async def submit(self, request: dict[str, Any]) -> Exchange: ...
-
-    async def poll(self, request: dict[str, Any], provider_id: str) -> Exchange:
-        """Ask how the request stands; a non-transient answer is then ``parse``d."""
-        ...
-
     def parse(self, body: Any, job_id: str) -> ProviderAnswer: ...
-
-    def webhook_problem(self, body: Any, job_id: str) -> str | None:
-        """Why a webhook body, already past ig's own per-job token, is not about this job."""
-        ...
 
     def field_errors(self, error: ProviderErrorInfo) -> list[FieldError] | None:
         """The consumer's fields a refusal names (``params.width``), or None when it is not about them."""
@@ -141,6 +218,42 @@ class Provider(Protocol):
 
     def searchable_text(self, params: dict[str, Any]) -> str:
         """The words a job is found by (its prompts)."""
+        ...
+
+
+class Provider(Dialect, Protocol):
+    """Everything the core asks of a provider: its dialect, and the calls (submit, poll, cancel,
+    reconcile, webhooks, downloads) with what it can be relied on for."""
+
+    capabilities: Capabilities
+    first_poll_delay: int
+
+    async def submit(self, request: dict[str, Any]) -> Exchange: ...
+
+    async def poll(self, request: dict[str, Any], provider_id: str, handle: dict[str, Any] | None) -> Exchange:
+        """Ask how the request stands; a non-transient answer is then ``parse``d."""
+        ...
+
+    async def check_webhook(
+        self, *, job_id: str, provider_id: str, headers: Mapping[str, str], raw: bytes, body: Any
+    ) -> WebhookCheck:
+        """Whether a webhook, already past ig's own per-job token, is authentic and about this
+        job's request (``provider_id``, '' while ig does not know it yet)."""
+        ...
+
+    async def cancel(self, provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
+        """Stop the request, where the provider can (``capabilities.cancels``)."""
+        ...
+
+    async def reconcile(
+        self,
+        request: dict[str, Any],
+        sent_after: datetime,
+        claimed: Callable[[list[str]], Awaitable[set[str]]],
+    ) -> Reconciled:
+        """Look for the request ig sent (``request``, its submit begun after ``sent_after``) when
+        the outcome was unknown; ``claimed`` says which of the provider's ids other jobs own.
+        Only called when ``capabilities.safe_resubmission`` is False."""
         ...
 
     def open_output(self, url: str) -> AsyncIterator[bytes]: ...
@@ -161,6 +274,28 @@ def host_allowed(url: str, allowed: tuple[str, ...]) -> bool:
         except ValueError:
             return False
     return True
+
+
+async def download(http: HttpClient, url: str, allowed: tuple[str, ...]) -> AsyncIterator[bytes]:
+    """An output's bytes from an allowed media host (``IG_MEDIA_HOSTS``), following redirects only
+    to allowed hosts, so a forged result cannot make ig fetch arbitrary URLs."""
+    for _ in range(MAX_REDIRECTS + 1):
+        if not host_allowed(url, allowed):
+            raise MediaRefused(f"output host not in IG_MEDIA_HOSTS: {urlsplit(url).hostname}")
+        response = await http.send("GET", url, timeout=300.0)
+        if response.status in (301, 302, 303, 307, 308) and response.headers.get("location"):
+            await response.aclose()
+            url = urljoin(url, response.headers["location"])
+            continue
+        try:
+            if response.status != 200:
+                raise ConnectionError(f"HTTP {response.status} downloading {urlsplit(url).path}")
+            async for chunk in response.iter_bytes():
+                yield chunk
+        finally:
+            await response.aclose()
+        return
+    raise ConnectionError("too many redirects downloading an output")
 
 
 INLINE_SLICE = 1024 * 1024

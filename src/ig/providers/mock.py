@@ -10,10 +10,11 @@ import struct
 import sys
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from ig.providers.base import Capabilities, Exchange, Reply
+from ig.providers.base import Cancelled, Capabilities, Exchange, Reconciled, Reply, WebhookCheck
 from ig.providers.runware import protocol as runware
 
 MOCK_SCHEME = "mock://"
@@ -40,22 +41,37 @@ class MockProvider(runware.SpeaksRunware):
     protocol, so Runware's reading of requests and answers serves it too."""
 
     name = "mock"
-    capabilities = Capabilities(webhooks=False)
+    capabilities = Capabilities(
+        webhooks=False, safe_resubmission=True, cancels=False, cost="reported", webhook_per_result=True
+    )
     first_poll_delay = 0
 
     async def submit(self, request: dict[str, Any]) -> Exchange:
         ack = {"data": [{"taskType": request["taskType"], "taskUUID": request["taskUUID"]}]}
         return runware.exchange(Reply.of_json(200, ack), request["taskUUID"])
 
-    async def poll(self, request: dict[str, Any], provider_id: str) -> Exchange:
+    def model_problem(self, model: str) -> str | None:
+        return None  # the mock runs any model name
+
+    async def poll(self, request: dict[str, Any], provider_id: str, handle: dict[str, Any] | None) -> Exchange:
         count_key = "promptVersions" if request["taskType"] == "promptEnhance" else "numberResults"
         count = request.get(count_key, 1)
         count = count if isinstance(count, int) and 0 < count <= 20 else 1
         reply = Reply.of_json(200, {"data": [self._result(request, i) for i in range(count)]})
         return runware.exchange(reply, provider_id)
 
-    def webhook_problem(self, body: Any, job_id: str) -> str | None:
-        return "the mock sends no webhooks"
+    async def check_webhook(
+        self, *, job_id: str, provider_id: str, headers: Mapping[str, str], raw: bytes, body: Any
+    ) -> WebhookCheck:
+        return WebhookCheck(problem="the mock sends no webhooks")
+
+    async def cancel(self, provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
+        return Cancelled(detail="the mock has nothing to stop")
+
+    async def reconcile(
+        self, request: dict[str, Any], sent_after: datetime, claimed: Callable[[list[str]], Awaitable[set[str]]]
+    ) -> Reconciled:
+        raise NotImplementedError("a mock task is safe to resend: it is never reconciled")
 
     def _result(self, task: dict[str, Any], index: int) -> dict[str, Any]:
         seed = _seed_for(task, index)

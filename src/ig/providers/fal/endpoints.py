@@ -1,8 +1,8 @@
 """ig's curated catalogue of fal endpoints: what each takes (the JSON Schema of its request body,
-from fal's own OpenAPI document) and where its outputs are. The data is ``endpoints.json`` beside
-this module, written by ``scripts/fal_catalogue.py`` and committed: nothing is fetched at run
-time. It is read once, on first use, as a package resource so that it is found the same way in
-a checkout, an installed wheel and the Worker's vendored copy."""
+from fal's own OpenAPI document) and where its outputs are. The data is ``endpoints_data`` beside
+this module (JSON text in a Python module, so the Worker carries it like any code), written by
+``scripts/fal_catalogue.py`` and committed: nothing is fetched at run time. It is parsed once,
+on first use."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from ig.providers.fal.schema import SchemaError, validate
 
-_ENDPOINT_ID = re.compile(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)+")
+_ENDPOINT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+")
 _MAX_ID_LENGTH = 200
 
 
@@ -39,7 +38,9 @@ class FalEndpoint:
 @cache
 def all_endpoints() -> tuple[FalEndpoint, ...]:
     """Every catalogue endpoint, sorted by id."""
-    data = json.loads(files("ig.providers.fal").joinpath("endpoints.json").read_text(encoding="utf-8"))
+    from ig.providers.fal import endpoints_data  # 50 KB of text: loaded only when first asked
+
+    data = json.loads(endpoints_data.TEXT)
     return tuple(
         FalEndpoint(
             endpoint_id=item["endpoint_id"],
@@ -67,7 +68,8 @@ def endpoint(endpoint_id: str) -> FalEndpoint | None:
 
 def looks_like_endpoint_id(value: object) -> bool:
     """Whether ``value`` has the shape of a fal endpoint id: ``owner/app`` with optional further
-    path segments, each of lowercase letters, digits, ``-``, ``_`` and ``.``."""
+    path segments, each of letters, digits, ``-``, ``_`` and ``.`` (some owners are capitalised:
+``Pixelcut/...``)."""
     return isinstance(value, str) and len(value) <= _MAX_ID_LENGTH and _ENDPOINT_ID.fullmatch(value) is not None
 
 

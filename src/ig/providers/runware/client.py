@@ -4,13 +4,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from ig.errors import MediaRefused
 from ig.ports import HttpClient
-from ig.providers.base import MAX_REDIRECTS, Capabilities, Exchange, Reply, host_allowed
+from ig.providers.base import (
+    Cancelled,
+    Capabilities,
+    Exchange,
+    Reconciled,
+    Reply,
+    WebhookCheck,
+    download,
+)
 from ig.providers.mock import MOCK_SCHEME
 from ig.providers.runware import protocol as runware
 from ig.safe_json import decode_json
@@ -28,7 +36,9 @@ def _retry_after(value: str | None) -> float | None:
 
 class RunwareProvider(runware.SpeaksRunware):
     name = "runware"
-    capabilities = Capabilities(webhooks=True)
+    capabilities = Capabilities(
+        webhooks=True, safe_resubmission=True, cancels=False, cost="reported", webhook_per_result=True
+    )
     first_poll_delay = 2
 
     def __init__(self, http: HttpClient, settings: Settings) -> None:
@@ -68,32 +78,26 @@ class RunwareProvider(runware.SpeaksRunware):
     async def submit(self, request: dict[str, Any]) -> Exchange:
         return runware.exchange(await self._post([request]), request["taskUUID"])
 
-    async def poll(self, request: dict[str, Any], provider_id: str) -> Exchange:
-        reply = await self._post([{"taskType": "getResponse", "taskUUID": provider_id}])
-        return runware.exchange(reply, provider_id)
+    async def poll(self, request: dict[str, Any], provider_id: str, handle: dict[str, Any] | None) -> Exchange:
+        task_uuid = provider_id or request["taskUUID"]
+        reply = await self._post([{"taskType": "getResponse", "taskUUID": task_uuid}])
+        return runware.exchange(reply, task_uuid)
 
-    def webhook_problem(self, body: Any, job_id: str) -> str | None:
-        return runware.webhook_problem(body, job_id)
+    async def check_webhook(
+        self, *, job_id: str, provider_id: str, headers: Mapping[str, str], raw: bytes, body: Any
+    ) -> WebhookCheck:
+        # Runware signs nothing: ig's per-job token in the URL, already checked, is the proof.
+        return WebhookCheck(problem=runware.webhook_problem(body, job_id))
 
-    async def open_output(self, url: str) -> AsyncIterator[bytes]:
-        """Download an output from an allowed media host, following redirects only to allowed
-        hosts, so a forged result cannot make ig fetch arbitrary URLs."""
+    async def cancel(self, provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
+        return Cancelled(detail="Runware cannot stop a task it has accepted")
+
+    async def reconcile(
+        self, request: dict[str, Any], sent_after: datetime, claimed: Callable[[list[str]], Awaitable[set[str]]]
+    ) -> Reconciled:
+        raise NotImplementedError("a Runware task is safe to resend: it is never reconciled")
+
+    def open_output(self, url: str) -> AsyncIterator[bytes]:
         if url.startswith(MOCK_SCHEME):
             raise MediaRefused("mock outputs are only accepted for mock jobs")
-        for _ in range(MAX_REDIRECTS + 1):
-            if not host_allowed(url, self._settings.media_hosts):
-                raise MediaRefused(f"output host not in IG_MEDIA_HOSTS: {urlsplit(url).hostname}")
-            response = await self._http.send("GET", url, timeout=300.0)
-            if response.status in (301, 302, 303, 307, 308) and response.headers.get("location"):
-                await response.aclose()
-                url = urljoin(url, response.headers["location"])
-                continue
-            try:
-                if response.status != 200:
-                    raise ConnectionError(f"HTTP {response.status} downloading {urlsplit(url).path}")
-                async for chunk in response.iter_bytes():
-                    yield chunk
-            finally:
-                await response.aclose()
-            return
-        raise ConnectionError("too many redirects downloading an output")
+        return download(self._http, url, self._settings.media_hosts)

@@ -7,6 +7,8 @@ request leaves it out; models not listed here are sent to Runware unchecked."""
 
 from __future__ import annotations
 
+from functools import cache
+
 SOURCE = "runware-sdk 1.8.0 registry snapshot"
 
 MODELS_BY_TASK: dict[str, tuple[str, ...]] = {
@@ -389,3 +391,18 @@ MODELS_BY_TASK: dict[str, tuple[str, ...]] = {
         "xai:grok-imagine@video-1.5-lite",
     ),
 }
+
+
+@cache
+def _task_of_air() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for task, airs in MODELS_BY_TASK.items():
+        for air in airs:
+            # A model listed under two tasks tells us nothing; accept either.
+            found[air] = task if found.get(air, task) == task else None
+    return found
+
+
+def task_of(air: str) -> str | None:
+    """The task a known Runware model runs, or None when it is unknown (or runs several)."""
+    return _task_of_air().get(air)

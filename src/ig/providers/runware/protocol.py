@@ -12,11 +12,46 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ig.errors import FieldError, ProviderErrorInfo
-from ig.providers.base import Exchange, Outcome, OutputRef, ProviderAnswer, ProviderResult, Reply
-from ig.providers.runware import tasks
+from ig.providers import vocabulary
+from ig.providers.base import Cost, Exchange, Outcome, OutputRef, ProviderAnswer, ProviderResult, Reply
+from ig.providers.runware import models, tasks
+from ig.providers.vocabulary import Placement
 
 RESERVED_PARAMS = frozenset({"taskType", "taskUUID", "deliveryMethod", "webhookURL", "includeCost"})
 """Task fields ig owns; a consumer's params may not set them."""
+
+# Where ig's common parameters go in a Runware task; the prompt's and the image's place depend
+# on the task type.
+_PLACEMENTS: dict[str, Placement] = {
+    "prompt": Placement("positivePrompt"),
+    "negative_prompt": Placement("negativePrompt"),
+    "width": Placement("width"),
+    "height": Placement("height"),
+    "num_outputs": Placement("numberResults"),
+    "seed": Placement("seed"),
+    "steps": Placement("steps"),
+    "guidance": Placement("CFGScale"),
+    "image": Placement("inputImage"),
+}
+_BY_TASK: dict[str, dict[str, Placement]] = {
+    "imageInference": {"image": Placement("seedImage")},
+    "videoInference": {
+        "image": Placement(
+            "frameImages", vocabulary.as_list("frameImages", lambda v: {"inputImage": v, "frame": "first"})
+        )
+    },
+    "photoMaker": {"image": Placement("inputImages", vocabulary.as_list("inputImages"))},
+    "promptEnhance": {"prompt": Placement("prompt"), "num_outputs": Placement("promptVersions")},
+    "caption": {"prompt": Placement("prompt")},
+    "textInference": {
+        "prompt": Placement("messages", vocabulary.as_list("messages", lambda v: {"role": "user", "content": v}))
+    },
+}
+
+
+def placements(task: str) -> dict[str, Placement]:
+    return {**_PLACEMENTS, **_BY_TASK.get(task, {})}
+
 
 TRANSIENT_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
 TRANSIENT_CODES = frozenset(
@@ -209,7 +244,8 @@ def result_seed(item: dict[str, Any]) -> int | None:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
-def result_cost(item: dict[str, Any]) -> float | None:
+def result_cost(item: dict[str, Any]) -> Cost | None:
+    """``cost`` as Runware reports it with each result (``includeCost``): USD."""
     cost = item.get("cost")
     if not isinstance(cost, int | float) or isinstance(cost, bool):
         return None
@@ -217,7 +253,7 @@ def result_cost(item: dict[str, Any]) -> float | None:
         value = float(cost)
     except OverflowError:  # an integer beyond any float: not a price
         return None
-    return value if math.isfinite(value) else None
+    return Cost(value, "USD", "reported") if math.isfinite(value) else None
 
 
 def result_nsfw(item: dict[str, Any]) -> bool | None:
@@ -337,9 +373,38 @@ def searchable_text(params: dict[str, Any]) -> str:
     return "\n".join(p for p in parts if isinstance(p, str))
 
 
+def looks_like_air(model: str) -> bool:
+    """``source:id@version``: what Runware accepts as a model."""
+    source, colon, rest = model.partition(":")
+    return bool(source and colon and "@" in rest)
+
+
 class SpeaksRunware:
     """Reading and writing Runware's protocol, for every provider that speaks it (Runware itself,
     and the mock, which stands in for it)."""
+
+    name = "runware"
+    unknown_model_task: str | None = None
+    aliases_of = "runware"
+
+    def model_problem(self, model: str) -> str | None:
+        if looks_like_air(model):
+            return None
+        return "not a Runware AIR (source:id@version, like runware:101@1)"
+
+    def task_of(self, model: str) -> str | None:
+        return models.task_of(model)
+
+    def native_params(self, task: str, model: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+        return vocabulary.to_native(params, placements(task), RESERVED_PARAMS)
+
+    def param_errors(
+        self, task: str, model: str, params: dict[str, Any], skip: frozenset[str] = frozenset()
+    ) -> list[FieldError]:
+        return tasks.validate_params(task, params, skip=skip)
+
+    def default_timeout(self, task: str, model: str) -> int:
+        return tasks.default_timeout(task)
 
     def build_request(
         self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
