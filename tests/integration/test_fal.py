@@ -351,3 +351,18 @@ async def test_cancel_while_queued_removes_the_request_at_fal_unbilled(start_ig,
     assert fake_fal.billed == {}
     again = (await ig.client.post(f"/v1/jobs/{job_id}/cancel")).json()
     assert again["provider_cancel"] is None and len(fake_fal.cancels) == 1
+
+
+async def test_a_request_cancelled_while_running_still_bills_and_its_result_is_kept_flagged(start_ig, fake_fal):
+    ig = await start_fal(start_ig, fake_fal)
+    job_id, request_id, _ = await _held_job(ig, fake_fal)
+    fake_fal.hold(request_id, in_progress=True)
+    cancelled = (await ig.client.post(f"/v1/jobs/{job_id}/cancel")).json()
+    assert cancelled["provider_cancel"] == {"stopped": False, "requested": True, "detail": "fal: CANCELLATION_REQUESTED"}
+    fake_fal.complete(request_id)  # the app ignored the signal: it finishes, fal bills, the webhook comes
+    await until(lambda: fake_fal.webhook_deliveries, what="the webhook")
+    await ig.drained()
+    job = (await ig.client.get(f"/v1/jobs/{job_id}")).json()
+    assert job["status"] == "cancelled" and job["cost_source"] == "billed"
+    assert [a["arrived_after"] for a in job["artifacts"]] == ["cancelled", "cancelled"]
+    assert list(fake_fal.billed) == [request_id]

@@ -53,6 +53,7 @@ def test_d1_schema_from_migrations_equals_schema_sql(ig):
         "0002_catalogue_presets.sql",
         "0003_reliability.sql",
         "0004_limits.sql",
+        "0005_providers.sql",
     ]
     d1 = _shape(ig.rows)
     canonical = _canonical_shape()
@@ -141,7 +142,9 @@ def test_submit_records_the_job_in_d1_and_sends_one_task(ig):
 def test_bad_input_is_422_and_writes_nothing(ig):
     r = ig.submit({"task": "", "model": 5, "params": {"taskUUID": "mine"}, "extra": 1})
     assert r.status == 422 and r.header("content-type") == "application/problem+json"
-    assert [e["field"] for e in r.json()["errors"]] == ["task", "model", "params", "extra"]
+    assert [e["field"] for e in r.json()["errors"]] == ["task", "model", "extra"]
+    reserved = ig.submit({"task": "imageInference", "model": "runware:101@1", "params": {"taskUUID": "mine"}})
+    assert [(e["field"], e["code"]) for e in reserved.json()["errors"]] == [("params.taskUUID", "reserved")]
     bad = ig.fetch("POST", "/v1/jobs", body=b"{not json", headers={"content-type": "application/json"})
     assert bad.status == 422 and bad.json()["errors"][0]["field"] == "body"
     assert ig.rows("SELECT id FROM jobs") == [] and ig.fake.requests == []

@@ -203,6 +203,8 @@ def _responses(route: Route, components: _Components, secured: bool) -> dict[str
     problem = {PROBLEM_TYPE: {"schema": components.reference("Problem")}}
     for status in sorted(set(_problem_statuses(route, secured))):
         description = PROBLEM_DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
+        if status == 401 and not route.pattern.startswith("/v1/"):
+            description = "The provider's signature is missing, stale or wrong; nothing was written."
         responses[str(status)] = {"description": description, "content": problem}
     responses["default"] = {"description": "Any other error, as a problem.", "content": problem}
     return responses

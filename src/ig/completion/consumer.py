@@ -18,6 +18,7 @@ from ig.job_states import JobStatus, is_terminal
 from ig.jobs import callback_outbox, records
 from ig.jobs.provider_events import event_body, load_event, mark_processed, record_reply
 from ig.jobs.submission import attempt_submit, backoff_seconds, request_for, start_polling
+from ig.ports import Row
 from ig.providers.base import Outcome
 from ig.providers.registry import provider_for
 from ig.settings import DEAD_LETTER_QUEUE
@@ -144,7 +145,10 @@ async def process_event(deps: Deps, job_id: str, event_id: str) -> None:
     answer = provider_for(job["provider"], deps).parse(await event_body(deps, event), job_id)
     if answer.fetch_result:
         # The webhook announces the result; the provider is asked for it (and what it billed).
-        await start_polling(deps, job_id, 0)
+        # Unanswered, the message is retried: a finished job is not polled by the sweeper.
+        if await ask_provider(deps, job) is Outcome.TRANSIENT:
+            raise ConnectionError(f"could not fetch the result the {job['provider']} webhook announced")
+        await _note_activity(deps, job_id)
     else:
         await ingest(deps, job, answer, event_id, event["received_at"])
         await _note_activity(deps, job_id)
@@ -152,35 +156,41 @@ async def process_event(deps: Deps, job_id: str, event_id: str) -> None:
 
 
 async def poll(deps: Deps, job_id: str, seq: int) -> None:
-    """One getResponse link. A message whose sequence number is not the job's current one is a
-    duplicate or was superseded by the sweeper, and does nothing."""
+    """One link of the poll chain. A message whose sequence number is not the job's current one
+    is a duplicate or was superseded by the sweeper, and does nothing."""
     job = await records.load_job(deps.db, job_id)
     if job is None or is_terminal(job) or job["poll_seq"] != seq:
         return
-    provider = provider_for(job["provider"], deps)
-
-    handle = json.loads(job["provider_handle"]) if job["provider_handle"] else None
-    exchange = await provider.poll(request_for(job), job["provider_task_id"], handle)
-    reply, outcome, info = exchange.reply, exchange.outcome, exchange.error
-    if reply.unread_over is not None:
-        # Asking again gets the same answer: its results are beyond reach, and the job says so.
-        assert info is not None
-        deps.log.error("job %s failed: %s", job_id, info.message)
-        await records.fail_job(deps.db, job_id, info.to_json(), deps.now())
-        return
-    if reply.read_whole:
-        event = await record_reply(deps, job_id, "poll", reply)
-        if outcome is not Outcome.TRANSIENT:
-            await ingest(deps, job, provider.parse(reply.body, job_id), event["id"], event["received_at"])
-            await mark_processed(deps, event["id"])
-    if info is not None and outcome is Outcome.TRANSIENT:
-        await records.note_error(deps.db, job_id, info.to_json(), deps.now())
+    await ask_provider(deps, job)
     job = await records.load_job(deps.db, job_id)
     if job is None or is_terminal(job):
         return
     if not job["webhook_token"]:
         # Polling is how this job completes: keep the chain going.
         await start_polling(deps, job_id, POLL_DELAYS[min(seq, len(POLL_DELAYS) - 1)])
+
+
+async def ask_provider(deps: Deps, job: Row) -> Outcome:
+    """Ask the provider how the job's request stands, keep the answer, and ingest what it holds.
+    Also for a finished job: results that come after a cancel or a timeout are stored, flagged."""
+    provider = provider_for(job["provider"], deps)
+    handle = json.loads(job["provider_handle"]) if job["provider_handle"] else None
+    exchange = await provider.poll(request_for(job), job["provider_task_id"], handle)
+    reply, outcome, info = exchange.reply, exchange.outcome, exchange.error
+    if reply.unread_over is not None:
+        # Asking again gets the same answer: its results are beyond reach, and the job says so.
+        assert info is not None
+        deps.log.error("job %s failed: %s", job["id"], info.message)
+        await records.fail_job(deps.db, job["id"], info.to_json(), deps.now())
+        return Outcome.REJECTED
+    if reply.read_whole:
+        event = await record_reply(deps, job["id"], "poll", reply)
+        if outcome is not Outcome.TRANSIENT:
+            await ingest(deps, job, provider.parse(reply.body, job["id"]), event["id"], event["received_at"])
+            await mark_processed(deps, event["id"])
+    if info is not None and outcome is Outcome.TRANSIENT:
+        await records.note_error(deps.db, job["id"], info.to_json(), deps.now())
+    return outcome
 
 
 async def dead_letter(deps: Deps, body: dict[str, Any], attempts: int) -> Decision:
