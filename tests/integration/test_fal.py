@@ -358,7 +358,11 @@ async def test_a_request_cancelled_while_running_still_bills_and_its_result_is_k
     job_id, request_id, _ = await _held_job(ig, fake_fal)
     fake_fal.hold(request_id, in_progress=True)
     cancelled = (await ig.client.post(f"/v1/jobs/{job_id}/cancel")).json()
-    assert cancelled["provider_cancel"] == {"stopped": False, "requested": True, "detail": "fal: CANCELLATION_REQUESTED"}
+    assert cancelled["provider_cancel"] == {
+        "stopped": False,
+        "requested": True,
+        "detail": "fal: CANCELLATION_REQUESTED",
+    }
     fake_fal.complete(request_id)  # the app ignored the signal: it finishes, fal bills, the webhook comes
     await until(lambda: fake_fal.webhook_deliveries, what="the webhook")
     await ig.drained()
@@ -366,3 +370,20 @@ async def test_a_request_cancelled_while_running_still_bills_and_its_result_is_k
     assert job["status"] == "cancelled" and job["cost_source"] == "billed"
     assert [a["arrived_after"] for a in job["artifacts"]] == ["cancelled", "cancelled"]
     assert list(fake_fal.billed) == [request_id]
+
+
+async def test_providers_list_what_each_can_be_relied_on_for_and_whether_it_is_usable_here(start_ig, fake_fal):
+    ig = await start_fal(start_ig, fake_fal)  # fal's key set; no Runware key
+    items = {p["name"]: p for p in (await ig.client.get("/v1/providers")).json()["items"]}
+    assert set(items) == {"runware", "fal", "mock"}
+    assert (items["fal"]["available"], items["runware"]["available"]) == (True, False)
+    assert "RUNWARE_API_KEY" in items["runware"]["unavailable_because"]
+    assert items["fal"]["capabilities"] == {
+        "webhooks": True,
+        "safe_resubmission": False,
+        "cancels": True,
+        "cost": "billed",
+        "webhook_per_result": False,
+    }
+    assert items["runware"]["capabilities"]["safe_resubmission"] is True and items["runware"]["default"] is True
+    assert items["mock"]["aliases"] == items["runware"]["aliases"] > items["fal"]["aliases"] > 0

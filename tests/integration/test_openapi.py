@@ -69,6 +69,7 @@ async def test_real_answers_match_the_contract(start_ig, fake_runware):
     check(await get("/healthz"), 200)
     check(await get("/openapi.json"), 200)
     check(await get("/v1/tasks"), 200)
+    check(await get("/v1/providers"), 200)
     check(await get("/v1/models", params={"task": "imageInference"}), 200)
 
     created = check(await ig.submit(MOCK_JOB), 202)

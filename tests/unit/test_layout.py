@@ -103,16 +103,12 @@ def test_the_schema_spells_the_job_states_of_ig_job_states():
 
 def test_the_core_reaches_providers_only_through_their_interface():
     """Completion (the receiver, the consumer, ingest, the sweeper, callbacks) and submission know
-    the ``Provider`` protocol and the registry, never a provider's own modules. Resolving a request
-    also reads the model catalogue and the task rules (which models exist, what their parameters
-    may be), and the request model the task fields ig sets itself."""
+    the ``Provider`` protocol and the registry, never a provider's own modules (Runware's or fal's).
+    Resolving a request also reads the model aliases; each provider's own rules come through its
+    ``Dialect``."""
     interface = {"ig.providers", "ig.providers.base", "ig.providers.registry"}
-    catalogue = {"ig.providers.catalogue", "ig.providers.runware", "ig.providers.runware.tasks"}
-    may_also_read = {
-        "ig.jobs.resolution": catalogue,
-        "ig.jobs.presets": catalogue,
-        "ig.jobs.requests": {"ig.providers.runware", "ig.providers.runware.protocol"},
-    }
+    catalogue = {"ig.providers.catalogue"}
+    may_also_read = {"ig.jobs.resolution": catalogue, "ig.jobs.presets": catalogue}
     reaching_in = [
         f"{name} imports {other}"
         for name in MODULES

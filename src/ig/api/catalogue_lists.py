@@ -1,5 +1,6 @@
-"""The catalogue as the API shows it: ``GET /v1/tasks`` (each task type with the JSON Schema of
-its parameters) and ``GET /v1/models`` (the model aliases)."""
+"""The catalogue as the API shows it: ``GET /v1/providers`` (what each provider can be relied on
+for, and whether this deployment can use it), ``GET /v1/tasks`` (each task type with the JSON
+Schema of its parameters) and ``GET /v1/models`` (the model aliases)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from ig.providers import catalogue
+from ig.providers.registry import PROVIDERS, capabilities_of
 from ig.providers.runware import models, tasks
 
 
@@ -51,3 +53,27 @@ def model_list(task: str | None = None, provider: str | None = None) -> dict[str
             if (task is None or alias.task == task) and (provider is None or provider in alias.providers)
         ]
     }
+
+
+def provider_list(unavailable: dict[str, str]) -> dict[str, Any]:
+    """``unavailable``: why a provider cannot be used here (its key is not set), by name."""
+    items = []
+    for name in PROVIDERS:
+        found = capabilities_of(name)
+        items.append(
+            {
+                "name": name,
+                "available": name not in unavailable,
+                "unavailable_because": unavailable.get(name),
+                "default": name == "runware",
+                "capabilities": {
+                    "webhooks": found.webhooks,
+                    "safe_resubmission": found.safe_resubmission,
+                    "cancels": found.cancels,
+                    "cost": found.cost,
+                    "webhook_per_result": found.webhook_per_result,
+                },
+                "aliases": sum(1 for alias in catalogue.ALIASES if catalogue.runs_on(alias, name)),
+            }
+        )
+    return {"items": items}

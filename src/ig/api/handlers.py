@@ -16,10 +16,11 @@ from ig.deps import Deps, isoformat
 from ig.errors import FieldError, Forbidden, Gone, IgError, NotFound, RangeNotSatisfiable, ValidationFailed
 from ig.job_states import TERMINAL_STATUSES
 from ig.jobs import batches, cancellation, idempotency, presets, records, submission
-from ig.jobs.requests import PRESET_NAME_PATTERN, BatchRequest
+from ig.jobs.requests import PRESET_NAME_PATTERN, BatchRequest, provider_errors
 from ig.library import artifacts, content, lineage, uploads, usage
 from ig.library.filters import parse_filters
 from ig.library.views import job_view
+from ig.providers.registry import PROVIDERS
 from ig.safe_json import decode_json_body, parse_json_body
 from ig.validation import parse_model
 
@@ -86,6 +87,15 @@ async def redeliver(deps: Deps, request: ApiRequest, job_id: str) -> ApiResponse
     if await records.load_job(deps.db, job_id) is None:
         raise NotFound(f"no job {job_id}")
     return json_response(202, await callbacks.redeliver_last(deps, job_id))
+
+
+async def list_providers(deps: Deps, request: ApiRequest) -> ApiResponse:
+    unavailable = {}
+    for name in PROVIDERS:
+        problems = provider_errors(name, deps.settings)
+        if problems:
+            unavailable[name] = problems[0].message
+    return json_response(200, catalogue_lists.provider_list(unavailable))
 
 
 async def list_tasks(deps: Deps, request: ApiRequest) -> ApiResponse:

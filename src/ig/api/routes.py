@@ -267,6 +267,18 @@ ROUTER = Router(
         ),
         Route(
             "GET",
+            "/v1/providers",
+            handlers.list_providers,
+            summary="Providers, what each can be relied on for, and whether this deployment can use it",
+            description="A job names one with `provider` (`runware` by default). `safe_resubmission`: a submit "
+            "whose outcome is unknown may be sent again without running twice (otherwise ig reconciles it with "
+            "the provider first); `cancels`: it can stop accepted work; `cost`: how a result's cost is known "
+            "(`reported`, `billed`); `webhook_per_result`: one webhook per result rather than per request.",
+            tag="catalogue",
+            response="ProviderList",
+        ),
+        Route(
+            "GET",
             "/v1/tasks",
             handlers.list_tasks,
             summary="Task types ig knows, with the JSON Schema of their parameters",

@@ -466,6 +466,36 @@ class TaskList(BaseModel):
     """What happens to task types missing from the list."""
 
 
+class ProviderCapabilities(BaseModel):
+    model_config = _CONFIG
+
+    webhooks: bool
+    safe_resubmission: bool
+    cancels: bool
+    cost: Literal["reported", "billed", "estimated"] | None
+    webhook_per_result: bool
+
+
+class ProviderInfo(BaseModel):
+    model_config = _CONFIG
+
+    name: Provider
+    available: bool
+    """Whether jobs may name it here (its key is set; the mock is switched on)."""
+    unavailable_because: str | None
+    default: bool
+    """The provider of a job that names none."""
+    capabilities: ProviderCapabilities
+    aliases: int
+    """How many model aliases run on it."""
+
+
+class ProviderList(BaseModel):
+    model_config = _CONFIG
+
+    items: list[ProviderInfo]
+
+
 class AliasOnProvider(BaseModel):
     model_config = _CONFIG
 

@@ -108,6 +108,10 @@ def _alias_tasks() -> dict[tuple[str, str], str]:
     return {(provider, on.model): alias.task for alias in ALIASES for provider, on in alias.providers.items()}
 
 
+def runs_on(alias: ModelAlias, provider: str) -> bool:
+    return dialect_for(provider).aliases_of in alias.providers
+
+
 def alias_named(name: str) -> ModelAlias | None:
     return _aliases().get(name)
 
@@ -130,7 +134,7 @@ def choose_model(model: str, task: str | None, provider: str, errors: list[Field
     task type; problems go to ``errors``."""
     alias = alias_named(model)
     if alias is not None:
-        on = alias.providers.get(dialect_for(provider).aliases_of)
+        on = alias.providers.get(dialect_for(provider).aliases_of) if runs_on(alias, provider) else None
         if on is None:
             offered = ", ".join(alias.providers)
             errors.append(

@@ -4,7 +4,7 @@ pure half (models, parameters, bodies; no I/O), ``provider_for`` the whole provi
 from __future__ import annotations
 
 from ig.deps import Deps
-from ig.providers.base import Dialect, Provider
+from ig.providers.base import Capabilities, Dialect, Provider
 from ig.providers.fal.client import FalProvider
 from ig.providers.fal.protocol import SpeaksFal
 from ig.providers.mock import MockProvider
@@ -20,6 +20,10 @@ def provider_for(name: str, deps: Deps) -> Provider:
     if name == "fal":
         return FalProvider(deps.http, deps.settings, deps.ed25519)
     return RunwareProvider(deps.http, deps.settings)
+
+
+def capabilities_of(name: str) -> Capabilities:
+    return {"mock": MockProvider.capabilities, "fal": FalProvider.capabilities}.get(name, RunwareProvider.capabilities)
 
 
 def dialect_for(name: str) -> Dialect:

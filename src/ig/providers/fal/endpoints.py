@@ -68,8 +68,8 @@ def endpoint(endpoint_id: str) -> FalEndpoint | None:
 
 def looks_like_endpoint_id(value: object) -> bool:
     """Whether ``value`` has the shape of a fal endpoint id: ``owner/app`` with optional further
-    path segments, each of letters, digits, ``-``, ``_`` and ``.`` (some owners are capitalised:
-``Pixelcut/...``)."""
+        path segments, each of letters, digits, ``-``, ``_`` and ``.`` (some owners are capitalised:
+    ``Pixelcut/...``)."""
     return isinstance(value, str) and len(value) <= _MAX_ID_LENGTH and _ENDPOINT_ID.fullmatch(value) is not None
 
 
