@@ -387,3 +387,30 @@ async def test_providers_list_what_each_can_be_relied_on_for_and_whether_it_is_u
     }
     assert items["runware"]["capabilities"]["safe_resubmission"] is True and items["runware"]["default"] is True
     assert items["mock"]["aliases"] == items["runware"]["aliases"] > items["fal"]["aliases"] > 0
+
+
+async def test_two_unknown_submits_of_the_same_input_each_adopt_their_own_request(start_ig, fake_fal):
+    fake_fal.drop_submits(count=2, create=True)
+    ig = await start_fal(start_ig, fake_fal, webhooks=False, quiet_seconds=0, time_scale=0.05)
+    first, second = [(await ig.submit(SCHNELL)).json()["id"] for _ in range(2)]
+    assert (await sweep(ig.runtime.deps)).reconciled == 2
+    jobs = [await ig.wait(job_id) for job_id in (first, second)]
+    assert [j["status"] for j in jobs] == ["succeeded", "succeeded"]
+    assert {j["provider_task_id"] for j in jobs} == set(fake_fal.requests)  # one each, none shared
+    assert len(fake_fal.submissions) == 2
+    fake_fal.settle()
+    assert len(fake_fal.billed) == 2
+
+
+async def test_nothing_is_resent_while_fals_listing_cannot_prove_the_request_absent(start_ig, fake_fal):
+    fake_fal.drop_submits(create=False)
+    # fal's platform API unreachable: the listing cannot say whether fal has the request.
+    ig = await start_fal(start_ig, fake_fal, webhooks=False, quiet_seconds=0, fal_api_url="http://127.0.0.1:9/v1")
+    job_id = (await ig.submit(SCHNELL)).json()["id"]
+    for _ in range(2):
+        assert (await sweep(ig.runtime.deps)).reconciled == 1
+        await ig.drained()
+    [row] = ig.rows("SELECT status, submit_unknown_at, last_error FROM jobs WHERE id = ?", (job_id,))
+    assert row["status"] == "queued" and row["submit_unknown_at"] is not None
+    assert json.loads(row["last_error"])["code"] == "connection"
+    assert len(fake_fal.submissions) == 1

@@ -10,6 +10,7 @@ from typing import Any
 from ig.deps import Deps
 from ig.job_states import is_terminal
 from ig.jobs import records
+from ig.jobs.submission import request_for
 from ig.providers.registry import provider_for
 
 
@@ -26,6 +27,6 @@ async def cancel(deps: Deps, job_id: str) -> dict[str, Any] | None:
     if not provider.capabilities.cancels or not job["provider_task_id"]:
         return None
     handle = json.loads(job["provider_handle"]) if job["provider_handle"] else None
-    outcome = await provider.cancel(job["provider_task_id"], handle)
+    outcome = await provider.cancel(request_for(job), job["provider_task_id"], handle)
     deps.log.info("job %s: cancel at %s: %s", job_id, job["provider"], outcome.detail)
     return {"stopped": outcome.stopped, "requested": outcome.requested, "detail": outcome.detail}

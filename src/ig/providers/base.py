@@ -241,7 +241,7 @@ class Provider(Dialect, Protocol):
         job's request (``provider_id``, '' while ig does not know it yet)."""
         ...
 
-    async def cancel(self, provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
+    async def cancel(self, request: dict[str, Any], provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
         """Stop the request, where the provider can (``capabilities.cancels``)."""
         ...
 

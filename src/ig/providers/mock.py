@@ -65,7 +65,7 @@ class MockProvider(runware.SpeaksRunware):
     ) -> WebhookCheck:
         return WebhookCheck(problem="the mock sends no webhooks")
 
-    async def cancel(self, provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
+    async def cancel(self, request: dict[str, Any], provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
         return Cancelled(detail="the mock has nothing to stop")
 
     async def reconcile(

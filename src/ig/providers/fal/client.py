@@ -199,27 +199,20 @@ class FalProvider(SpeaksFal):
             return WebhookCheck(f"the webhook is about fal request {signed_id}, not this job's")
         return WebhookCheck(provider_id=signed_id)
 
-    async def cancel(self, provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
-        """fal removes a queued request (never billed) and signals a running one (the app decides)."""
+    async def cancel(self, request: dict[str, Any], provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
+        """fal removes a queued request (never billed) and signals a running one (the app decides).
+        fal's answer is the same for both, so the status is asked first."""
         if not provider_id:
             return Cancelled(detail="fal has not named the request yet")
-        urls = {**(handle or {})}
-        if "cancel_url" not in urls:
-            return Cancelled(detail="no cancel URL for the request")
-        status, _ = (
-            await self._call("GET", urls.get("status_url", "") + "?logs=0")
-            if "status_url" in urls
-            else (
-                Reply(None),
-                {},
-            )
-        )
+        urls = self._urls(request, provider_id, handle)
+        status, _ = await self._call("GET", urls["status_url"] + "?logs=0")
         queued = isinstance(status.body, dict) and status.body.get("status") == "IN_QUEUE"
         reply, _ = await self._call("PUT", urls["cancel_url"])
-        said = reply.body.get("status") if isinstance(reply.body, dict) else None
-        if reply.status in (200, 202) and said in (None, "OK", "CANCELLATION_REQUESTED"):
-            stopped = queued
-            return Cancelled(stopped=stopped, requested=True, detail=f"fal: {said or 'cancelled'}")
+        body = reply.body if isinstance(reply.body, dict) else {}
+        said = body.get("status")
+        # fal's documents disagree on the answer: a status word, or the OpenAPI's {"success": bool}.
+        if reply.status in (200, 202) and (said in ("OK", "CANCELLATION_REQUESTED") or body.get("success") is True):
+            return Cancelled(stopped=queued, requested=True, detail=f"fal: {said or 'cancelled'}")
         if said == "ALREADY_COMPLETED":
             return Cancelled(detail="fal had already completed the request")
         return Cancelled(detail=f"fal answered the cancel with HTTP {reply.status}")
@@ -241,11 +234,7 @@ class FalProvider(SpeaksFal):
             )
             reply, _ = await self._call("GET", url)
             if reply.status != 200 or not isinstance(reply.body, dict):
-                return Reconciled(
-                    problem=_transient(reply)
-                    if reply.status is None
-                    else protocol.error_info(reply.body, reply.status, "fal's request listing failed")
-                )
+                return Reconciled(problem=_transient(reply))
             items += [i for i in reply.body.get("items") or [] if isinstance(i, dict)]
             cursor = reply.body.get("next_cursor")
             if not reply.body.get("has_more") or not cursor:
@@ -255,18 +244,17 @@ class FalProvider(SpeaksFal):
             return Reconciled(problem=info)
         ids = [str(i.get("request_id")) for i in items if i.get("request_id")]
         owned = await claimed(ids) if ids else set()
-        open_items = [i for i in items if i.get("request_id") and str(i["request_id"]) not in owned]
-        if any("json_input" not in i or i.get("json_input") is None for i in open_items):
+        unowned = [i for i in items if i.get("request_id") and str(i["request_id"]) not in owned]
+        matches = [i for i in unowned if protocol.same_input(request["input"], i.get("json_input"))]
+        if matches:
+            request_id = str(min(matches, key=lambda i: str(i.get("sent_at") or ""))["request_id"])
+            handle = protocol.handle_for(self._settings.fal_queue_url, endpoint, request_id)
+            return Reconciled(provider_id=request_id, handle=handle)
+        if any(i.get("json_input") is None for i in unowned):
+            # A request listed without its input could be this one: nothing is proven absent.
             info = ProviderErrorInfo("listing_without_inputs", "fal listed requests without their inputs")
             return Reconciled(problem=info)
-        matches = [i for i in open_items if protocol.same_input(request["input"], i["json_input"])]
-        if not matches:
-            return Reconciled(absent=True)
-        chosen = min(matches, key=lambda i: str(i.get("sent_at") or ""))
-        request_id = str(chosen["request_id"])
-        return Reconciled(
-            provider_id=request_id, handle=protocol.handle_for(self._settings.fal_queue_url, endpoint, request_id)
-        )
+        return Reconciled(absent=True)
 
     def open_output(self, url: str) -> AsyncIterator[bytes]:
         return download(self._http, url, self._settings.media_hosts)

@@ -89,7 +89,7 @@ class RunwareProvider(runware.SpeaksRunware):
         # Runware signs nothing: ig's per-job token in the URL, already checked, is the proof.
         return WebhookCheck(problem=runware.webhook_problem(body, job_id))
 
-    async def cancel(self, provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
+    async def cancel(self, request: dict[str, Any], provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
         return Cancelled(detail="Runware cannot stop a task it has accepted")
 
     async def reconcile(
