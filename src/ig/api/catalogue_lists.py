@@ -34,7 +34,9 @@ def task_list() -> dict[str, Any]:
             }
             for spec in tasks.TASKS.values()
         ],
-        "passthrough": "Other Runware task types are sent as given; their outputs are found generically.",
+        "passthrough": "Other Runware task types are sent as given; their outputs are found generically. fal "
+        "endpoints run as these tasks (and transcription, speech to text); a fal endpoint outside ig's catalogue "
+        "runs as inference, sent as given.",
     }
 
 
