@@ -298,6 +298,18 @@ async def download(http: HttpClient, url: str, allowed: tuple[str, ...]) -> Asyn
     raise ConnectionError("too many redirects downloading an output")
 
 
+INLINE_KEEP_LIMIT = 1024
+"""Inline outputs longer than this are not repeated in a stored result (the artifact has them)."""
+RESULT_TEXT_KEEP_LIMIT = 64 * 1024
+"""Other text longer than this is left out of a stored result (its provider event has it), so
+the result's row stays far inside D1's."""
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` when it is an integer (a seed; JSON booleans are not), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 INLINE_SLICE = 1024 * 1024
 """Base64 characters decoded at a time (a multiple of 4): an inline output is never copied whole."""
 

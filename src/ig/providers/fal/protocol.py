@@ -13,7 +13,18 @@ from typing import Any
 
 from ig.errors import FieldError, ProviderErrorInfo
 from ig.providers import vocabulary
-from ig.providers.base import Cost, Exchange, Outcome, OutputRef, ProviderAnswer, ProviderResult, Reply
+from ig.providers.base import (
+    INLINE_KEEP_LIMIT,
+    RESULT_TEXT_KEEP_LIMIT,
+    Cost,
+    Exchange,
+    Outcome,
+    OutputRef,
+    ProviderAnswer,
+    ProviderResult,
+    Reply,
+    whole_number,
+)
 from ig.providers.fal import endpoints
 from ig.providers.vocabulary import Placement
 
@@ -22,8 +33,6 @@ RESULT_KIND = "fal-result"
 it, with the status it came with and what fal billed for it."""
 DEFAULT_TIMEOUT_SECONDS = 1800
 TIMEOUTS = {"imageInference": 600, "videoInference": 3600, "audioInference": 900}
-INLINE_KEEP_LIMIT = 1024
-RESULT_TEXT_KEEP_LIMIT = 64 * 1024
 _KINDS = ("image", "video", "audio")
 
 # Where ig's common parameters go in a fal input, by the names fal's endpoints use; where an
@@ -186,7 +195,7 @@ def _result_answer(body: dict[str, Any]) -> ProviderAnswer:
         key=f"request:{body.get('request_id')}",
         outputs=outputs,
         raw=raw,
-        seed=_seed(payload),
+        seed=whole_number(payload.get("seed")),
         cost=_cost(billing),
         nsfw=_nsfw(payload),
     )
@@ -230,11 +239,6 @@ def outputs_of(payload: dict[str, Any]) -> list[OutputRef]:
         elif name in ("text", "output") and isinstance(value, str) and value:
             found.append(OutputRef(name, "text", text=value, media_hint="text"))
     return found
-
-
-def _seed(payload: dict[str, Any]) -> int | None:
-    seed = payload.get("seed")
-    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def _nsfw(payload: dict[str, Any]) -> bool | None:

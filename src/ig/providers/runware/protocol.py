@@ -13,7 +13,18 @@ from typing import Any
 
 from ig.errors import FieldError, ProviderErrorInfo
 from ig.providers import vocabulary
-from ig.providers.base import Cost, Exchange, Outcome, OutputRef, ProviderAnswer, ProviderResult, Reply
+from ig.providers.base import (
+    INLINE_KEEP_LIMIT,
+    RESULT_TEXT_KEEP_LIMIT,
+    Cost,
+    Exchange,
+    Outcome,
+    OutputRef,
+    ProviderAnswer,
+    ProviderResult,
+    Reply,
+    whole_number,
+)
 from ig.providers.runware import models, tasks
 from ig.providers.vocabulary import Placement
 
@@ -80,10 +91,6 @@ _RESULT_ID_FIELDS = (
 )
 _NOT_OUTPUT_URLS = frozenset({"webhookURL", "uploadEndpoint"})
 _KIND_PREFIXES = (("video", "video"), ("audio", "audio"), ("image", "image"), ("mask", "image"))
-INLINE_KEEP_LIMIT = 1024
-"""Inline outputs longer than this are not repeated in the stored result (the artifact has them)."""
-RESULT_TEXT_KEEP_LIMIT = 64 * 1024
-"""Other text longer than this is left out of the stored result (its provider event has it)."""
 
 
 def build_task(
@@ -239,11 +246,6 @@ def outputs_of(item: dict[str, Any]) -> list[OutputRef]:
     return outputs
 
 
-def result_seed(item: dict[str, Any]) -> int | None:
-    seed = item.get("seed")
-    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
-
-
 def result_cost(item: dict[str, Any]) -> Cost | None:
     """``cost`` as Runware reports it with each result (``includeCost``): USD."""
     cost = item.get("cost")
@@ -326,7 +328,7 @@ def answer(body: Any, job_id: str) -> ProviderAnswer:
                 key=result_key(item),
                 outputs=outputs_of(item),
                 raw=slim_result(item),
-                seed=result_seed(item),
+                seed=whole_number(item.get("seed")),
                 cost=result_cost(item),
                 nsfw=result_nsfw(item),
             )
