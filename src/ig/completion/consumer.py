@@ -17,7 +17,7 @@ from ig.errors import MediaRefused, clipped
 from ig.job_states import JobStatus, is_terminal
 from ig.jobs import callback_outbox, records
 from ig.jobs.provider_events import event_body, load_event, mark_processed, record_reply
-from ig.jobs.submission import attempt_submit, backoff_seconds, request_for, start_polling
+from ig.jobs.submission import adopt_request, attempt_submit, backoff_seconds, request_for, start_polling
 from ig.ports import Row
 from ig.providers.base import Outcome
 from ig.providers.registry import provider_for
@@ -116,13 +116,9 @@ async def reconcile(deps: Deps, job_id: str) -> None:
 
     sent_after = datetime.fromisoformat(job["submit_unknown_at"].replace("Z", "+00:00"))
     found = await provider.reconcile(request_for(job), sent_after, claimed)
-    moment = deps.clock()
-    now = isoformat(moment)
+    now = deps.now()
     if found.provider_id:
-        later = isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds))
-        handle = json.dumps(found.handle) if found.handle is not None else None
-        if await deps.db.run(records.ADOPT_REQUEST, [job_id, now, later, found.provider_id, handle]):
-            deps.log.info("job %s: reconciled with the provider's request %s", job_id, found.provider_id)
+        if await adopt_request(deps, job_id, found.provider_id, found.handle):
             await start_polling(deps, job_id, 0)
         return
     if found.absent:
@@ -148,10 +144,9 @@ async def process_event(deps: Deps, job_id: str, event_id: str) -> None:
         # Unanswered, the message is retried: a finished job is not polled by the sweeper.
         if await ask_provider(deps, job) is Outcome.TRANSIENT:
             raise ConnectionError(f"could not fetch the result the {job['provider']} webhook announced")
-        await _note_activity(deps, job_id)
     else:
         await ingest(deps, job, answer, event_id, event["received_at"])
-        await _note_activity(deps, job_id)
+    await _note_activity(deps, job_id)
     await mark_processed(deps, event_id)
 
 

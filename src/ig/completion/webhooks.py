@@ -5,16 +5,15 @@ sent, 200. Nothing slow happens here: the provider waits for the answer."""
 from __future__ import annotations
 
 import hmac
-import json
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
 
 from ig import logs
-from ig.deps import Deps, isoformat
+from ig.deps import Deps
 from ig.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from ig.jobs import records
 from ig.jobs.provider_events import store_event
+from ig.jobs.submission import adopt_request
 from ig.ports import Row
 from ig.providers.registry import provider_for
 from ig.safe_json import decode_json, json_too_deep, too_deeply_nested
@@ -48,19 +47,11 @@ async def receive_webhook(
         deps.log.warning("job %s: refused a %s webhook: %s", job_id, provider, check.problem)
         raise (Unauthorized if check.status == 401 else BadRequest)(check.problem)
     if check.provider_id and not job["provider_task_id"]:
-        await _adopt(deps, job_id, check.provider_id, check.handle)
+        await adopt_request(deps, job_id, check.provider_id, check.handle)
     event = await store_event(deps, job_id, "webhook", raw, None)
     if event["processed_at"] is None:
         await deps.queue.send({"type": "event", "job_id": job_id, "event_id": event["id"]})
     return event
-
-
-async def _adopt(deps: Deps, job_id: str, provider_id: str, handle: dict | None) -> None:
-    moment = deps.clock()
-    later = isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds))
-    params = [job_id, isoformat(moment), later, provider_id, json.dumps(handle) if handle is not None else None]
-    if await deps.db.run(records.ADOPT_REQUEST, params):
-        deps.log.info("job %s: its webhook names the provider's request %s; adopted", job_id, provider_id)
 
 
 def _is_uuid(value: str) -> bool:

@@ -187,6 +187,19 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
     return outcome
 
 
+async def adopt_request(deps: Deps, job_id: str, provider_id: str, handle: dict[str, Any] | None) -> bool:
+    """A queued job whose submit outcome was unknown takes the provider's request it turned out to
+    have (a webhook named it, or reconciliation found it): submitted, with that id. False when
+    the job had already moved on."""
+    moment = deps.clock()
+    later = isoformat(moment + timedelta(seconds=deps.settings.quiet_seconds))
+    params = [job_id, isoformat(moment), later, provider_id, json.dumps(handle) if handle is not None else None]
+    adopted = await deps.db.run(records.ADOPT_REQUEST, params) == 1
+    if adopted:
+        deps.log.info("job %s: adopted the provider's request %s", job_id, provider_id)
+    return adopted
+
+
 async def start_polling(deps: Deps, job_id: str, delay: int) -> None:
     """Begin (or restart) the getResponse chain: claim the next sequence number, then enqueue it."""
     job = await records.load_job(deps.db, job_id)
