@@ -15,7 +15,6 @@ from typing import Any
 
 from ig.ports import Ed25519Verifier, HttpClient
 
-DEFAULT_JWKS_URL = "https://rest.fal.ai/.well-known/jwks.json"
 MAX_SKEW_SECONDS = 300
 MAX_KEY_AGE_SECONDS = 24 * 3600
 """fal: "Do not cache longer than 24 hours since they can change"."""
