@@ -21,7 +21,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ig.providers.fal.endpoints import FalEndpoint, all_endpoints, endpoint, input_errors, looks_like_endpoint_id
-from ig.providers.fal.schema import MAX_DEPTH, MAX_STEPS, SchemaError, validate
+from ig.providers.json_schema import MAX_DEPTH, MAX_STEPS, SchemaError, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "fal_catalogue.py"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from ig.providers.fal.schema import SchemaError, validate
+from ig.providers.json_schema import SchemaError, validate
 
 _ENDPOINT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+")
 _MAX_ID_LENGTH = 200

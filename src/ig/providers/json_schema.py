@@ -1,5 +1,6 @@
-"""A validator for the JSON Schema subset that fal's per-endpoint input schemas use, so a bad
-request is refused with every bad field named before anything is spent.
+"""A validator for the JSON Schema subset that providers' published input schemas use (fal's
+per-endpoint OpenAPI documents; Replicate's Cog schemas are the same kind), so a bad request is
+refused with every bad field named before anything is spent.
 
 Plain Python on purpose: this ships inside the Worker, where ``jsonschema`` (and its native
 ``rpds-py`` dependency) would add deploy size and cold-start time for a job a few hundred lines
