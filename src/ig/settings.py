@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ig import standard_webhooks
 
 DEFAULT_RUNWARE_API_URL = "https://api.runware.ai/v1"
 DEFAULT_FAL_QUEUE_URL = "https://queue.fal.run"
@@ -73,17 +73,7 @@ class Settings:
     @property
     def callback_keys(self) -> list[bytes]:
         """The HMAC keys in ``callback_secret``: each ``whsec_`` + base64 (padding optional)."""
-        keys = []
-        for part in (self.callback_secret or "").split():
-            encoded = part.removeprefix("whsec_")
-            try:
-                key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-            except (binascii.Error, ValueError):
-                key = b""
-            if not key:
-                raise ValueError("setting IG_CALLBACK_SECRET must be whsec_<base64>, space-separated for several")
-            keys.append(key)
-        return keys
+        return standard_webhooks.decode_secrets(self.callback_secret, "IG_CALLBACK_SECRET")
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, Any] | Callable[[str], Any]) -> Settings:

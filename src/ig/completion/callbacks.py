@@ -7,9 +7,6 @@ they report. Every attempt is logged for ``GET /v1/jobs/{id}/deliveries``."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
 import time
@@ -17,7 +14,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from ig import addresses
+from ig import addresses, standard_webhooks
 from ig.deps import Deps, isoformat
 from ig.errors import NotFound
 from ig.jobs.callback_outbox import REQUEUE_AFTER_SECONDS
@@ -55,12 +52,6 @@ SELECT_LAST = "SELECT * FROM callbacks WHERE job_id = ?1 ORDER BY created_at DES
 
 
 # --- the URL and the secret ----------------------------------------------------------------------
-
-
-def signature(keys: list[bytes], message_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` header: ``v1,<base64 HMAC-SHA256 of id.timestamp.body>`` per key."""
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    return " ".join("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode() for key in keys)
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -133,7 +124,7 @@ async def _post(deps: Deps, row: Row, body: bytes) -> tuple[int | None, int, str
         "user-agent": "ig-callbacks/1",
         "webhook-id": row["id"],
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(deps.settings.callback_keys, row["id"], timestamp, body),
+        "webhook-signature": standard_webhooks.signature(deps.settings.callback_keys, row["id"], timestamp, body),
     }
     allow = partial(addresses.is_allowed, allow_loopback=deps.settings.local_mode)
     try:
