@@ -12,6 +12,7 @@ import pytest
 from fixtures import scheduling
 from fixtures.callback_receiver import CallbackReceiver
 from fixtures.fake_fal import FakeFal
+from fixtures.fake_replicate import FakeReplicate
 from fixtures.fake_runware import FakeRunware
 
 FIGURE = "ig_figure"
@@ -75,5 +76,13 @@ def receiver() -> Iterator[CallbackReceiver]:
 def fake_fal() -> Iterator[FakeFal]:
     """A fake fal on loopback (``fixtures/fake_fal.py``): queue, platform APIs, signed webhooks."""
     fake = FakeFal().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_replicate() -> Iterator[FakeReplicate]:
+    """A fake Replicate on loopback (``fixtures/fake_replicate.py``): predictions API, listing, signed webhooks."""
+    fake = FakeReplicate().start()
     yield fake
     fake.stop()
