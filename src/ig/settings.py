@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ig import standard_webhooks
@@ -12,7 +12,8 @@ DEFAULT_RUNWARE_API_URL = "https://api.runware.ai/v1"
 DEFAULT_FAL_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_FAL_API_URL = "https://api.fal.ai/v1"
 DEFAULT_FAL_JWKS_URL = "https://rest.fal.ai/.well-known/jwks.json"
-DEFAULT_MEDIA_HOSTS = (".runware.ai", "fal.media", ".fal.media")
+DEFAULT_REPLICATE_API_URL = "https://api.replicate.com/v1"
+DEFAULT_MEDIA_HOSTS = (".runware.ai", "fal.media", ".fal.media", "replicate.delivery", ".replicate.delivery")
 DEFAULT_FAL_MEDIA_TTL_SECONDS = 7 * 24 * 3600
 MAX_TASK_BYTES_CEILING = 900_000
 """Twice this, plus 64 KiB each of metadata and inline request body, fits a D1 row (2,000,000 bytes)."""
@@ -32,6 +33,15 @@ class Settings:
     fal_jwks_url: str = DEFAULT_FAL_JWKS_URL
     """fal's webhook signing keys."""
     fal_media_ttl_seconds: int = DEFAULT_FAL_MEDIA_TTL_SECONDS
+    replicate_api_token: str | None = None
+    """Replicate's API token (``Authorization: Bearer ...``); Replicate jobs need it."""
+    replicate_api_url: str = DEFAULT_REPLICATE_API_URL
+    replicate_webhook_secret: str | None = None
+    """The account's webhook signing secret (``whsec_...``, from ``GET /v1/webhooks/default/secret``);
+    without it ig polls Replicate instead of asking for webhooks it could not verify."""
+    replicate_prices: dict[str, float] = field(default_factory=dict)
+    """USD per second of ``predict_time`` by model (``owner/name``): Replicate reports no cost, so
+    a job's cost is estimated from these when given."""
     """How long fal is asked to keep the files it makes (ig stores its own copy at once); 0 leaves
     fal's account setting alone."""
     public_url: str | None = None
@@ -106,6 +116,10 @@ class Settings:
             fal_api_url=(text("FAL_API_URL") or DEFAULT_FAL_API_URL).rstrip("/"),
             fal_jwks_url=text("FAL_JWKS_URL") or DEFAULT_FAL_JWKS_URL,
             fal_media_ttl_seconds=integer("IG_FAL_MEDIA_TTL_SECONDS", cls.fal_media_ttl_seconds),
+            replicate_api_token=text("REPLICATE_API_TOKEN"),
+            replicate_api_url=(text("REPLICATE_API_URL") or DEFAULT_REPLICATE_API_URL).rstrip("/"),
+            replicate_webhook_secret=text("REPLICATE_WEBHOOK_SECRET"),
+            replicate_prices=_prices(text("IG_REPLICATE_PRICES")),
             public_url=public_url.rstrip("/") if public_url else None,
             api_token=text("IG_API_TOKEN"),
             signing_key=text("IG_SIGNING_KEY"),
@@ -124,6 +138,7 @@ class Settings:
             mock_provider=_switch(text("IG_MOCK_PROVIDER"), "IG_MOCK_PROVIDER"),
         )
         settings.callback_keys  # noqa: B018 - a malformed secret fails at start, not at the first event
+        standard_webhooks.decode_secrets(settings.replicate_webhook_secret, "REPLICATE_WEBHOOK_SECRET")
         if not 1024 <= settings.max_task_bytes <= MAX_TASK_BYTES_CEILING:
             raise ValueError(
                 f"setting IG_MAX_TASK_BYTES must be 1024 to {MAX_TASK_BYTES_CEILING}: a job keeps its task twice "
@@ -140,6 +155,10 @@ SETTING_NAMES = (
     "FAL_API_URL",
     "FAL_JWKS_URL",
     "IG_FAL_MEDIA_TTL_SECONDS",
+    "REPLICATE_API_TOKEN",
+    "REPLICATE_API_URL",
+    "REPLICATE_WEBHOOK_SECRET",
+    "IG_REPLICATE_PRICES",
     "IG_PUBLIC_URL",
     "IG_API_TOKEN",
     "IG_SIGNING_KEY",
@@ -155,6 +174,22 @@ SETTING_NAMES = (
     "IG_LOCAL_MODE",
     "IG_MOCK_PROVIDER",
 )
+
+
+def _prices(value: str | None) -> dict[str, float]:
+    """``owner/name=0.0014,owner/other=0.000225``: USD per second by model."""
+    found: dict[str, float] = {}
+    for part in (value or "").replace(" ", ",").split(","):
+        if not part:
+            continue
+        model, _, price = part.partition("=")
+        try:
+            found[model.strip()] = float(price)
+        except ValueError as exc:
+            raise ValueError(f"setting IG_REPLICATE_PRICES must be owner/name=<USD per second>, got {part!r}") from exc
+        if "/" not in model or not found[model.strip()] >= 0:
+            raise ValueError(f"setting IG_REPLICATE_PRICES must be owner/name=<USD per second>, got {part!r}")
+    return found
 
 
 def _switch(value: str | None, name: str) -> bool | None:

@@ -166,6 +166,7 @@ async def test_real_answers_match_the_contract(start_ig, fake_runware):
     public = {  # checked in the tests below
         ("POST", "/webhooks/runware/{job_id}/{token}"),
         ("POST", "/webhooks/fal/{job_id}/{token}"),
+        ("POST", "/webhooks/replicate/{job_id}/{token}"),
         ("GET", "/docs"),
     }
     assert answered | public == {(r.method, r.pattern) for r in ROUTER.routes}

@@ -10,6 +10,7 @@ from typing import Any
 from ig.providers import catalogue
 from ig.providers.registry import PROVIDERS, capabilities_of
 from ig.providers.runware import models, tasks
+from ig.settings import Settings
 
 
 @cache
@@ -57,11 +58,11 @@ def model_list(task: str | None = None, provider: str | None = None) -> dict[str
     }
 
 
-def provider_list(unavailable: dict[str, str]) -> dict[str, Any]:
+def provider_list(unavailable: dict[str, str], settings: Settings) -> dict[str, Any]:
     """``unavailable``: why a provider cannot be used here (its key is not set), by name."""
     items = []
     for name in PROVIDERS:
-        found = capabilities_of(name)
+        found = capabilities_of(name, settings)
         items.append(
             {
                 "name": name,

@@ -95,7 +95,7 @@ async def list_providers(deps: Deps, request: ApiRequest) -> ApiResponse:
         problems = provider_errors(name, deps.settings)
         if problems:
             unavailable[name] = problems[0].message
-    return json_response(200, catalogue_lists.provider_list(unavailable))
+    return json_response(200, catalogue_lists.provider_list(unavailable, deps.settings))
 
 
 async def list_tasks(deps: Deps, request: ApiRequest) -> ApiResponse:
@@ -271,11 +271,18 @@ async def get_usage(deps: Deps, request: ApiRequest) -> ApiResponse:
     return json_response(200, await usage.usage_report(deps.db, request.query))
 
 
-async def runware_webhook(deps: Deps, request: ApiRequest, job_id: str, token: str) -> ApiResponse:
-    await webhooks.receive_webhook(deps, "runware", job_id, token, request.body, request.headers)
+async def _webhook(deps: Deps, request: ApiRequest, provider: str, job_id: str, token: str) -> ApiResponse:
+    await webhooks.receive_webhook(deps, provider, job_id, token, request.body, request.headers)
     return json_response(200, {"received": True})
+
+
+async def runware_webhook(deps: Deps, request: ApiRequest, job_id: str, token: str) -> ApiResponse:
+    return await _webhook(deps, request, "runware", job_id, token)
 
 
 async def fal_webhook(deps: Deps, request: ApiRequest, job_id: str, token: str) -> ApiResponse:
-    await webhooks.receive_webhook(deps, "fal", job_id, token, request.body, request.headers)
-    return json_response(200, {"received": True})
+    return await _webhook(deps, request, "fal", job_id, token)
+
+
+async def replicate_webhook(deps: Deps, request: ApiRequest, job_id: str, token: str) -> ApiResponse:
+    return await _webhook(deps, request, "replicate", job_id, token)

@@ -353,6 +353,20 @@ ROUTER = Router(
             response="WebhookReceipt",
             problems=(400, 401),
         ),
+        Route(
+            "POST",
+            "/webhooks/replicate/{job_id}/{token}",
+            handlers.replicate_webhook,
+            summary="Replicate's completion webhook",
+            description="Called by Replicate, not by clients: ig asks for it (the `completed` event) per job when "
+            "`IG_PUBLIC_URL` and `REPLICATE_WEBHOOK_SECRET` are set. Verified as Standard Webhooks with that secret, "
+            "within 300 seconds: a wrong or missing signature is a 401 and writes nothing. An unknown job and a "
+            "wrong token both answer 404.",
+            tag="webhooks",
+            body="ReplicateWebhook",
+            response="WebhookReceipt",
+            problems=(400, 401),
+        ),
     ]
 )
 

@@ -25,7 +25,7 @@ __all__ = ["BatchRequest", "JobRequest", "PresetRequest"]  # re-exported: routes
 _CONFIG = ConfigDict(extra="forbid", defer_build=True, use_attribute_docstrings=True)
 
 JobStatus = Literal[tuple(job_states.JobStatus)]  # type: ignore[valid-type]
-Provider = Literal["runware", "fal", "mock"]
+Provider = Literal["runware", "fal", "replicate", "mock"]
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 Moment = Annotated[str, Field(description="ISO 8601 UTC time with milliseconds, e.g. 2026-11-21T05:48:15.844Z.")]
 Cursor = Annotated[str, Field(description="Pass back as ``cursor`` for the next page; null on the last page.")]
@@ -613,6 +613,18 @@ class FalWebhook(BaseModel):
     payload: Any = None
     error: str | None = None
     payload_error: str | None = None
+
+
+class ReplicateWebhook(BaseModel):
+    """Replicate's prediction object, as ``GET /v1/predictions/{id}`` answers, stored as received,
+    with the ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` headers."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    id: str
+    status: str
+    output: Any = None
+    error: Any = None
 
 
 # --- query parameters ----------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def _unique_tags(tags: list[str]) -> list[str]:
 
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 TaskParams = dict[str, Any]
-ProviderName = Literal["runware", "fal", "mock"]
+ProviderName = Literal["runware", "fal", "replicate", "mock"]
 
 
 def task_size(params: dict[str, Any]) -> int:
@@ -72,6 +72,8 @@ def provider_errors(provider: str, settings: Settings) -> list[FieldError]:
         return [FieldError("provider", f"RUNWARE_API_KEY is not configured{hint}", "unavailable")]
     if provider == "fal" and not settings.fal_key:
         return [FieldError("provider", f"FAL_KEY is not configured{hint}", "unavailable")]
+    if provider == "replicate" and not settings.replicate_api_token:
+        return [FieldError("provider", f"REPLICATE_API_TOKEN is not configured{hint}", "unavailable")]
     return []
 
 
@@ -95,7 +97,7 @@ class JobRequest(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Opaque to ig; returned with the job."""
     provider: ProviderName | None = None
-    """``runware`` (the default), ``fal``, or ``mock``, a built-in stand-in that needs no API key."""
+    """``runware`` (the default), ``fal``, ``replicate``, or ``mock``, a built-in stand-in that needs no API key."""
     preset: str | None = Field(None, pattern=PRESET_NAME_PATTERN)
     """A preset from ``PUT /v1/presets/{name}`` to start from."""
     variables: dict[str, Any] = Field(default_factory=dict)

@@ -69,6 +69,7 @@ async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.
         model=job.model,
         params=job.params,
         webhook_url=_webhook_url(deps, provider.name, job_id, REDACTED) if token else None,
+        timeout_seconds=job.timeout_seconds,
     )
     row = {
         "id": job_id,

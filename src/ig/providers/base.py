@@ -201,9 +201,17 @@ class Dialect(Protocol):
     def default_timeout(self, task: str, model: str) -> int: ...
 
     def build_request(
-        self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
+        self,
+        *,
+        job_id: str,
+        task: str,
+        model: str,
+        params: dict[str, Any],
+        webhook_url: str | None,
+        timeout_seconds: int,
     ) -> dict[str, Any]:
-        """The request for the job, as ig stores it and sends it."""
+        """The request for the job, as ig stores it and sends it (``timeout_seconds``: the job's
+        deadline, for a provider that can stop by itself)."""
         ...
 
     def parse(self, body: Any, job_id: str) -> ProviderAnswer: ...
@@ -308,6 +316,23 @@ the result's row stays far inside D1's."""
 def whole_number(value: Any) -> int | None:
     """``value`` when it is an integer (a seed; JSON booleans are not), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def same_input(sent: Any, listed: Any) -> bool:
+    """Whether a provider's record of a request's input (a listing ig reconciles with) is the
+    input ig stored. An ``artifact:<id>`` reference was sent as a URL or data URI made at send
+    time, so any string matches it."""
+    if isinstance(sent, str) and sent.startswith("artifact:"):
+        return isinstance(listed, str)
+    if isinstance(sent, dict):
+        return (
+            isinstance(listed, dict)
+            and sent.keys() == listed.keys()
+            and all(same_input(sent[k], listed[k]) for k in sent)
+        )
+    if isinstance(sent, list):
+        return isinstance(listed, list) and len(sent) == len(listed) and all(map(same_input, sent, listed))
+    return json.dumps(sent, sort_keys=True) == json.dumps(listed, sort_keys=True)
 
 
 INLINE_SLICE = 1024 * 1024

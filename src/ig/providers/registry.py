@@ -8,10 +8,14 @@ from ig.providers.base import Capabilities, Dialect, Provider
 from ig.providers.fal.client import FalProvider
 from ig.providers.fal.protocol import SpeaksFal
 from ig.providers.mock import MockProvider
+from ig.providers.replicate.client import ReplicateProvider
+from ig.providers.replicate.client import capabilities as replicate_capabilities
+from ig.providers.replicate.protocol import SpeaksReplicate
 from ig.providers.runware.client import RunwareProvider
 from ig.providers.runware.protocol import SpeaksRunware
+from ig.settings import Settings
 
-PROVIDERS = ("runware", "fal", "mock")
+PROVIDERS = ("runware", "fal", "replicate", "mock")
 
 
 def provider_for(name: str, deps: Deps) -> Provider:
@@ -19,10 +23,14 @@ def provider_for(name: str, deps: Deps) -> Provider:
         return MockProvider()
     if name == "fal":
         return FalProvider(deps.http, deps.settings, deps.ed25519)
+    if name == "replicate":
+        return ReplicateProvider(deps.http, deps.settings)
     return RunwareProvider(deps.http, deps.settings)
 
 
-def capabilities_of(name: str) -> Capabilities:
+def capabilities_of(name: str, settings: Settings) -> Capabilities:
+    if name == "replicate":
+        return replicate_capabilities(settings)  # webhooks depend on its secret
     return {"mock": MockProvider.capabilities, "fal": FalProvider.capabilities}.get(name, RunwareProvider.capabilities)
 
 
@@ -31,4 +39,6 @@ def dialect_for(name: str) -> Dialect:
         return MockProvider()
     if name == "fal":
         return SpeaksFal()
+    if name == "replicate":
+        return SpeaksReplicate()
     return SpeaksRunware()

@@ -7,7 +7,6 @@ See ../shared/reference/providers.md, Part A."""
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -298,22 +297,6 @@ def searchable_text(params: dict[str, Any]) -> str:
     return "\n".join(params[k] for k in ("prompt", "text") if isinstance(params.get(k), str))
 
 
-def same_input(sent: Any, listed: Any) -> bool:
-    """Whether fal's record of a request's input is the input ig stored. An ``artifact:<id>``
-    reference was sent as a URL or data URI made at send time, so any string matches it."""
-    if isinstance(sent, str) and sent.startswith("artifact:"):
-        return isinstance(listed, str)
-    if isinstance(sent, dict):
-        return (
-            isinstance(listed, dict)
-            and sent.keys() == listed.keys()
-            and all(same_input(sent[k], listed[k]) for k in sent)
-        )
-    if isinstance(sent, list):
-        return isinstance(listed, list) and len(sent) == len(listed) and all(map(same_input, sent, listed))
-    return json.dumps(sent, sort_keys=True) == json.dumps(listed, sort_keys=True)
-
-
 class SpeaksFal:
     """Reading and writing fal's protocol: models are endpoint ids, parameters fal's own names."""
 
@@ -354,7 +337,14 @@ class SpeaksFal:
         return TIMEOUTS.get(task, DEFAULT_TIMEOUT_SECONDS)
 
     def build_request(
-        self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
+        self,
+        *,
+        job_id: str,
+        task: str,
+        model: str,
+        params: dict[str, Any],
+        webhook_url: str | None,
+        timeout_seconds: int,
     ) -> dict[str, Any]:
         return build_request(model=model, params=params, webhook_url=webhook_url)
 

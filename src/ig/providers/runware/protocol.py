@@ -409,7 +409,14 @@ class SpeaksRunware:
         return tasks.default_timeout(task)
 
     def build_request(
-        self, *, job_id: str, task: str, model: str, params: dict[str, Any], webhook_url: str | None
+        self,
+        *,
+        job_id: str,
+        task: str,
+        model: str,
+        params: dict[str, Any],
+        webhook_url: str | None,
+        timeout_seconds: int,
     ) -> dict[str, Any]:
         return build_task(task_uuid=job_id, task=task, model=model, params=params, webhook_url=webhook_url)
 
