@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from ig.providers.base import Cost, Outcome, Reply
+from ig.providers.base import Cost, Outcome, Reply, same_input
 from ig.providers.fal import protocol
 from ig.providers.fal.protocol import SpeaksFal
 
@@ -142,7 +142,7 @@ def test_the_request_urls_use_owner_and_app_only():
 
 def test_a_listed_input_matches_the_stored_one_even_where_an_artifact_was_sent_as_a_url():
     stored = {"prompt": "p", "image_url": "artifact:1234", "loras": [{"scale": 1}]}
-    assert protocol.same_input(stored, {"prompt": "p", "image_url": "https://ig/x?sig", "loras": [{"scale": 1}]})
-    assert not protocol.same_input(stored, {"prompt": "q", "image_url": "https://ig/x", "loras": [{"scale": 1}]})
-    assert not protocol.same_input(stored, {"prompt": "p", "image_url": "https://ig/x", "loras": []})
-    assert not protocol.same_input(stored, {**json.loads(json.dumps(stored)), "extra": 1})
+    assert same_input(stored, {"prompt": "p", "image_url": "https://ig/x?sig", "loras": [{"scale": 1}]})
+    assert not same_input(stored, {"prompt": "q", "image_url": "https://ig/x", "loras": [{"scale": 1}]})
+    assert not same_input(stored, {"prompt": "p", "image_url": "https://ig/x", "loras": []})
+    assert not same_input(stored, {**json.loads(json.dumps(stored)), "extra": 1})
