@@ -375,7 +375,7 @@ async def test_a_request_cancelled_while_running_still_bills_and_its_result_is_k
 async def test_providers_list_what_each_can_be_relied_on_for_and_whether_it_is_usable_here(start_ig, fake_fal):
     ig = await start_fal(start_ig, fake_fal)  # fal's key set; no Runware key
     items = {p["name"]: p for p in (await ig.client.get("/v1/providers")).json()["items"]}
-    assert set(items) == {"runware", "fal", "mock"}
+    assert set(items) == {"runware", "fal", "replicate", "mock"}
     assert (items["fal"]["available"], items["runware"]["available"]) == (True, False)
     assert "RUNWARE_API_KEY" in items["runware"]["unavailable_because"]
     assert items["fal"]["capabilities"] == {

@@ -34,11 +34,15 @@ class Placement:
 
 
 def to_native(
-    params: dict[str, Any], placements: dict[str, Placement], reserved: frozenset[str] = frozenset()
+    params: dict[str, Any],
+    placements: dict[str, Placement],
+    reserved: frozenset[str] = frozenset(),
+    accepted: frozenset[str] | None = None,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """``params`` under the provider's own names: common names moved to their placement,
-    everything else passed through untouched. Errors: a reserved name, or a common name given
-    together with its native twin."""
+    everything else passed through untouched. Errors: a reserved name, a common name given
+    together with its native twin, or one whose place the model does not have (``accepted``: the
+    model's parameters, when its schema is known), which is never silently dropped."""
     errors = [
         FieldError(f"params.{name}", f"ig sets {name} itself; leave it out of params", "reserved")
         for name in sorted(reserved & params.keys())
@@ -51,6 +55,10 @@ def to_native(
         if place.target in params:
             message = f"{name} is ig's name for {place.target}; give one of them, not both"
             errors.append(FieldError(f"params.{name}", message, "duplicate_parameter"))
+            continue
+        if accepted is not None and place.target not in accepted:
+            message = f"this model has no {place.target} parameter, where ig would put {name}"
+            errors.append(FieldError(f"params.{name}", message, "unsupported_parameter"))
             continue
         if place.write is None:
             native[place.target] = value

@@ -23,6 +23,7 @@ from ig.providers.base import (
     Reply,
     WebhookCheck,
     download,
+    same_input,
 )
 from ig.providers.fal import protocol, webhook_auth
 from ig.providers.fal.protocol import SpeaksFal
@@ -245,7 +246,7 @@ class FalProvider(SpeaksFal):
         ids = [str(i.get("request_id")) for i in items if i.get("request_id")]
         owned = await claimed(ids) if ids else set()
         unowned = [i for i in items if i.get("request_id") and str(i["request_id"]) not in owned]
-        matches = [i for i in unowned if protocol.same_input(request["input"], i.get("json_input"))]
+        matches = [i for i in unowned if same_input(request["input"], i.get("json_input"))]
         if matches:
             request_id = str(min(matches, key=lambda i: str(i.get("sent_at") or ""))["request_id"])
             handle = protocol.handle_for(self._settings.fal_queue_url, endpoint, request_id)

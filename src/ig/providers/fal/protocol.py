@@ -315,7 +315,9 @@ class SpeaksFal:
         return known.task if known else None
 
     def native_params(self, task: str, model: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
-        return vocabulary.to_native(params, placements(model))
+        known = endpoints.endpoint(model)
+        accepted = frozenset(known.input_schema.get("properties") or ()) if known else None
+        return vocabulary.to_native(params, placements(model), accepted=accepted)
 
     def param_errors(
         self, task: str, model: str, params: dict[str, Any], skip: frozenset[str] = frozenset()
