@@ -1,13 +1,15 @@
-"""Regenerates src/ig/providers/fal/endpoints.json, ig's curated catalogue of fal endpoints, from
+"""Regenerates src/ig/providers/fal/endpoints_data.py, ig's curated catalogue of fal endpoints, from
 fal's own per-endpoint OpenAPI documents.
 
-    uv run python scripts/fal_catalogue.py --from data/fal/openapi       # offline, from saved documents
-    FAL_KEY=... uv run python scripts/fal_catalogue.py --save data/fal/openapi --pricing   # online
+    FAL_KEY=... uv run python scripts/fal_catalogue.py --save ~/fal-openapi --pricing   # online
+    uv run python scripts/fal_catalogue.py --from ~/fal-openapi       # offline, from saved documents
 
 Online, each curated endpoint's document is fetched from fal (``--key``/FAL_KEY is optional and
 sent as ``Authorization: Key ...``); ``--save DIR`` keeps the documents (and the prices, in
-``_pricing.json``) so that the offline run reproduces the same file. Offline, a curated endpoint
-without a saved document is left out and named on stderr (``--strict`` makes that an error).
+``_pricing.json``) so that the offline run reproduces the same file. Keep DIR outside the
+repository: it commits none of fal's documents (data/fal/README.md says where copies were found).
+Offline, a curated endpoint without a saved document is left out and named on stderr (``--strict``
+makes that an error).
 
 Standard library only: it runs anywhere the repository is checked out, with nothing installed.
 """
@@ -370,12 +372,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--from", dest="source", type=Path, help="read saved OpenAPI documents from DIR (offline)")
+    parser.add_argument(
+        "--from", dest="source", type=Path, metavar="DIR", help="read saved OpenAPI documents from DIR (offline)"
+    )
     parser.add_argument(
         "--key", default=os.environ.get("FAL_KEY"), help="fal key for the online run (default: FAL_KEY)"
     )
     parser.add_argument("--pricing", action="store_true", help="online: also fetch each endpoint's price (needs a key)")
-    parser.add_argument("--save", type=Path, help="online: keep the fetched documents in DIR")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="online: keep the fetched documents in DIR")
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"where to write (default: {DEFAULT_OUT.relative_to(ROOT)})"
     )

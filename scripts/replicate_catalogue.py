@@ -1,16 +1,18 @@
 """Regenerates src/ig/providers/replicate/models_data.py, ig's curated catalogue of Replicate
 models, from each model version's own Cog ``openapi_schema``.
 
-    uv run python scripts/replicate_catalogue.py --from data/replicate/models      # offline, from saved models
-    REPLICATE_API_TOKEN=... uv run python scripts/replicate_catalogue.py --save data/replicate/models   # online
+    REPLICATE_API_TOKEN=... uv run python scripts/replicate_catalogue.py --save ~/replicate-models   # online
+    uv run python scripts/replicate_catalogue.py --from ~/replicate-models      # offline, from saved models
 
 Online, each curated model is fetched with ``GET /v1/models/{owner}/{name}`` (``--token`` or
 REPLICATE_API_TOKEN, sent as ``Authorization: Bearer ...``) and its ``latest_version`` is what the
 catalogue records; ``--save DIR`` keeps each answer as it came, so that the offline run
-reproduces the same file. Offline, ``DIR/<owner>__<name>.json`` is read: a model as
-``/v1/models/{owner}/{name}`` returns it (``owner``, ``name``, ``latest_version``), or a version
-as ``/v1/models/{owner}/{name}/versions/{id}`` returns it (``id``, ``openapi_schema``). A curated
-model without a saved file is left out and named on stderr (``--strict`` makes that an error).
+reproduces the same file. Keep DIR outside the repository: it commits none of Replicate's answers
+(data/replicate/README.md says where copies were found). Offline, ``DIR/<owner>__<name>.json`` is
+read: a model as ``/v1/models/{owner}/{name}`` returns it (``owner``, ``name``, ``latest_version``),
+or a version as ``/v1/models/{owner}/{name}/versions/{id}`` returns it (``id``, ``openapi_schema``).
+A curated model without a saved file is left out and named on stderr (``--strict`` makes that an
+error).
 
 Standard library only: it runs anywhere the repository is checked out, with nothing installed.
 """
@@ -341,13 +343,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--from", dest="source", type=Path, help="read saved model answers from DIR (offline)")
+    parser.add_argument(
+        "--from", dest="source", type=Path, metavar="DIR", help="read saved model answers from DIR (offline)"
+    )
     parser.add_argument(
         "--token",
         default=os.environ.get("REPLICATE_API_TOKEN"),
         help="Replicate API token for the online run (default: REPLICATE_API_TOKEN)",
     )
-    parser.add_argument("--save", type=Path, help="online: keep each model's answer in DIR")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="online: keep each model's answer in DIR")
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"where to write (default: {DEFAULT_OUT.relative_to(ROOT)})"
     )
