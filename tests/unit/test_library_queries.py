@@ -145,7 +145,10 @@ def test_time_bounds_are_read_as_rfc_3339_and_kept_as_utc_text(given, bound):
 
 def test_a_model_alias_finds_the_jobs_of_its_air():
     both = parse_filters({"model": ["flux-schnell"]})
-    assert (both.columns, both.models) == ({}, ("runware:100@1", "fal-ai/flux/schnell"))
+    assert (both.columns, both.models) == (
+        {},
+        ("runware:100@1", "fal-ai/flux/schnell", "black-forest-labs/flux-schnell"),
+    )
     on_fal = parse_filters({"model": ["flux-schnell"], "provider": ["fal"]})
     assert (on_fal.columns, on_fal.models) == ({"provider": "fal"}, ("fal-ai/flux/schnell",))
     assert parse_filters({"model": ["civitai:1@2"], "kind": ["video"]}).columns == {

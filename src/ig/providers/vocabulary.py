@@ -50,15 +50,18 @@ def to_native(
     native = {k: v for k, v in params.items() if k not in placements or placements[k].target == k}
     for name, value in params.items():
         place = placements.get(name)
-        if place is None or place.target == name:
+        if place is None:
             continue
-        if place.target in params:
+        if place.target != name and place.target in params:
             message = f"{name} is ig's name for {place.target}; give one of them, not both"
             errors.append(FieldError(f"params.{name}", message, "duplicate_parameter"))
             continue
         if accepted is not None and place.target not in accepted:
             message = f"this model has no {place.target} parameter, where ig would put {name}"
             errors.append(FieldError(f"params.{name}", message, "unsupported_parameter"))
+            native.pop(name, None)
+            continue
+        if place.target == name:
             continue
         if place.write is None:
             native[place.target] = value
