@@ -182,6 +182,7 @@ async def test_get_models_lists_aliases_as_data_each_valid_for_its_task(start_ig
         "providers": {
             "runware": {"model": "runware:100@1", "defaults": {"width": 1024, "height": 1024, "steps": 4}},
             "fal": {"model": "fal-ai/flux/schnell", "defaults": {"width": 1024, "height": 1024, "steps": 4}},
+            "replicate": {"model": "black-forest-labs/flux-schnell", "defaults": {"aspect_ratio": "1:1", "steps": 4}},
         },
     }
     assert {m["task"] for m in items} >= set(tasks.TASKS)  # every Runware task type has at least one alias
