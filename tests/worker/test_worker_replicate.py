@@ -166,6 +166,16 @@ def test_a_replicate_job_completes_through_a_signed_webhook_and_the_queue(ig, re
     assert events(ig, job_id, "poll") == []
     assert replicate.billed_for(MODEL) == {prediction.id: replicate.predict_time}
 
+    # Replicate retries the final webhook under its webhook-id, signed afresh: the retry is
+    # counted on the event it repeats and changes nothing else.
+    headers = replicate.sign(raw)
+    assert post_webhook(ig, creation.body["webhook"], raw, headers).status == 200
+    assert post_webhook(ig, creation.body["webhook"], raw, replicate.sign(raw, headers["webhook-id"])).status == 200
+    [again] = events(ig, job_id, "webhook")
+    assert again["id"] == webhook["id"] and again["deliveries"] == 3 and again["processed_at"] is not None
+    assert ig.h.queue_sent() == [] and len(ig.results(job_id)) == 1 and len(ig.artifacts(job_id)) == 2
+    assert len(ig.h.r2_keys()) == 2
+
 
 def test_forged_replicate_webhooks_are_401_and_write_nothing(ig, replicate):
     replicate.hold_new = True  # the prediction stays starting: only the webhooks below speak of it
