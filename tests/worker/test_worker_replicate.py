@@ -273,3 +273,25 @@ def test_an_unknown_create_is_reconciled_by_the_cron_sweeper_and_billed_once(ig,
     assert replicate.billed == {prediction.id: replicate.predict_time}
     ig.h.queue_sent(clear=True)
     assert ig.h.scheduled()["exception"] is None and ig.h.queue_sent() == []  # nothing left to sweep
+
+
+def test_the_signed_webhook_of_an_unknown_create_settles_it_before_any_sweep(ig, replicate):
+    replicate.drop_creates(create=True)  # the prediction was asked for the webhook all the same
+    job_id = ig.submit(SCHNELL).json()["id"]
+    row = ig.job(job_id)
+    assert row["status"] == "queued" and row["submit_unknown_at"] is not None and row["webhook_token"]
+    creation, prediction = only_creation(replicate)
+
+    wait_for(lambda: (prediction.id, "completed") in replicate.dropped_webhooks, "Replicate to finish the prediction")
+    raw = json.dumps(replicate.prediction_json(prediction)).encode()
+    assert post_webhook(ig, creation.body["webhook"], raw, replicate.sign(raw)).status == 200
+    row = ig.job(job_id)
+    assert row["status"] == "submitted" and row["submit_unknown_at"] is None
+    assert row["provider_task_id"] == prediction.id
+
+    assert handled(ig.drain()) == ["event"]
+    assert_stored_as_replicate_made_them(ig, replicate, job_id, prediction)
+    # Neither listed nor created again: the webhook named the prediction.
+    assert [path for _, path, _ in replicate.calls if path.startswith("/v1/")] == [creation.path]
+    replicate.settle()
+    assert replicate.billed == {prediction.id: replicate.predict_time}
