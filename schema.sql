@@ -36,7 +36,10 @@ CREATE TABLE jobs (
     callback_events TEXT,                 -- JSON list of the events wanted
     request_blob_key TEXT,                -- where the blob store keeps a request body over 64 KiB
     provider_handle TEXT,                 -- JSON, how to follow the request (fal: its status/result/cancel URLs)
-    submit_unknown_at TEXT                -- a submit's outcome is unknown and resending could bill twice: reconcile
+    submit_unknown_at TEXT,               -- a submit's outcome is unknown and resending could bill twice: reconcile
+    candidates TEXT,                      -- JSON, the providers the job may still fail over to, resolved
+    attempts TEXT,                        -- JSON, every provider the job was sent to: time, outcome, error
+    failover_after_accept INTEGER NOT NULL DEFAULT 0  -- the consumer accepts paying twice rather than waiting
 );
 CREATE INDEX jobs_by_created ON jobs (created_at);
 CREATE INDEX jobs_by_model ON jobs (model, seq);

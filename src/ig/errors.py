@@ -58,6 +58,14 @@ class Unauthorized(IgError):
     title = "Missing or wrong bearer token"
 
 
+class BadSignature(IgError):
+    """A provider's webhook whose signature is missing, stale or wrong: nothing is written."""
+
+    status = 401
+    code = "bad_signature"
+    title = "Missing or wrong webhook signature"
+
+
 class Forbidden(IgError):
     status = 403
     code = "forbidden"

@@ -292,6 +292,10 @@ class Job(BaseModel):
     """The job fails as timed out at ``deadline_at`` = ``created_at`` + this."""
     deadline_at: Moment
     callback: Callback | None
+    attempts: list[Attempt]
+    """Every provider the job named and how each went, in order; the last is the current one."""
+    providers_left: list[Provider]
+    """The providers the job may still fail over to, in order."""
     cost: float | None
     """The sum of the cost of the job's results, in ``cost_currency``."""
     cost_currency: str | None
@@ -301,6 +305,24 @@ class Job(BaseModel):
     expected_results: int
     artifacts: list[Artifact]
     """The job's live artifacts, in the order they were stored."""
+
+
+class Attempt(BaseModel):
+    """One provider the job named: how it went there. The last entry is the current provider."""
+
+    model_config = _CONFIG
+
+    provider: Provider
+    model: str = absent()
+    provider_task_id: str | None = absent()
+    outcome: str
+    """``ineligible`` (it cannot run the request: ``reason`` says why), ``refused`` (it refused
+    the request for good), ``unavailable`` (it kept failing before accepting), ``failed`` (it
+    failed the job after accepting, and the job asked to fail over then), or, for the current
+    provider, the job's status."""
+    reason: str = absent()
+    error: JobError = absent()
+    ended_at: Moment = absent()
 
 
 class ProviderCancel(BaseModel):

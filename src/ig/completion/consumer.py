@@ -17,7 +17,8 @@ from ig.errors import MediaRefused, clipped
 from ig.job_states import JobStatus, is_terminal
 from ig.jobs import callback_outbox, records
 from ig.jobs.provider_events import event_body, load_event, mark_processed, record_reply
-from ig.jobs.submission import adopt_request, attempt_submit, backoff_seconds, request_for, start_polling
+from ig.jobs.provider_requests import request_for
+from ig.jobs.submission import adopt_request, attempt_submit, backoff_seconds, start_polling
 from ig.ports import Row
 from ig.providers.base import Outcome
 from ig.providers.registry import provider_for

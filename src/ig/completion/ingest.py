@@ -10,8 +10,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 from ig.deps import Deps
+from ig.errors import ProviderErrorInfo
 from ig.job_states import ENDED_WITHOUT_RESULTS, sql_list
-from ig.jobs import callback_outbox, records
+from ig.jobs import callback_outbox, failover, records
 from ig.jobs.provider_events import one_chunk
 from ig.library import media_types
 from ig.library.artifacts import artifact_record
@@ -79,8 +80,24 @@ async def ingest(deps: Deps, job: Row, answer: ProviderAnswer, event_id: str, re
             await store_outputs(deps, job, result)
     if answer.errors:
         info = answer.errors[0]
+        if await _fail_over(deps, job, info):
+            return
         if await records.fail_job(deps.db, job["id"], info.to_json(), deps.now()):
             deps.log.info("job %s failed: %s", job["id"], info.code)
+
+
+async def _fail_over(deps: Deps, job: Row, info: ProviderErrorInfo) -> bool:
+    """A job that asked to fail over after acceptance moves on when its provider fails it (not
+    for a refusal of its parameters, which would fail everywhere); the next provider is sent the
+    request through the queue."""
+    if not job["failover_after_accept"] or not failover.has_next(job):
+        return False
+    if provider_for(job["provider"], deps).field_errors(info) is not None:
+        return False
+    if not await failover.move_on(deps, job, "failed", info):
+        return False
+    await deps.queue.send({"type": "submit", "job_id": job["id"]})
+    return True
 
 
 async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:

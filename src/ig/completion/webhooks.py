@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from ig import logs
 from ig.deps import Deps
-from ig.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from ig.errors import BadRequest, BadSignature, NotFound, PayloadTooLarge
 from ig.jobs import records
 from ig.jobs.provider_events import store_event
 from ig.jobs.submission import adopt_request
@@ -45,7 +45,7 @@ async def receive_webhook(
     )
     if check.problem is not None:
         deps.log.warning("job %s: refused a %s webhook: %s", job_id, provider, check.problem)
-        raise (Unauthorized if check.status == 401 else BadRequest)(check.problem)
+        raise (BadSignature if check.status == 401 else BadRequest)(check.problem)
     if check.provider_id and not job["provider_task_id"]:
         await adopt_request(deps, job_id, check.provider_id, check.handle)
     event = await store_event(deps, job_id, "webhook", raw, None)

@@ -10,7 +10,7 @@ from typing import Any
 from ig.deps import Deps
 from ig.job_states import is_terminal
 from ig.jobs import records
-from ig.jobs.submission import request_for
+from ig.jobs.provider_requests import request_for
 from ig.providers.registry import provider_for
 
 

@@ -48,14 +48,16 @@ def check_preset(body: PresetRequest, settings: Settings) -> None:
     """What can be checked before the variables are known: the provider, the model and task,
     every parameter that holds no placeholder, and the sizes (a template over the task limit can
     make no job)."""
+    # A preset naming several providers is checked for the first; each job made from it checks them all.
+    provider = (catalogue.provider_order(body.provider, body.model, lambda name: True) or ["runware"])[0]
     errors = [
         *task_size_errors(body.params, None, settings.max_task_bytes),
         *metadata_errors(body.metadata),
-        *(e for e in provider_errors(body.provider, settings) if body.provider == "mock"),
+        *(e for e in provider_errors(provider, settings) if provider == "mock"),
     ]
-    choice = catalogue.choose_model(body.model, body.task, body.provider, errors)
+    choice = catalogue.choose_model(body.model, body.task, provider, errors)
     if choice.task is not None:
-        dialect = dialect_for(body.provider)
+        dialect = dialect_for(provider)
         params, naming = catalogue.native_params(dialect, choice.task, choice.model, body.params, choice.defaults)
         errors += naming
         if not naming:

@@ -15,8 +15,9 @@ INSERT_JOB = """
 INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,
                   provider_task_id, webhook_token, expected_results, created_at, deadline_at,
                   next_check_at, updated_at, model_alias, preset, preset_version, timeout_seconds, callback_url,
-                  callback_events, request_blob_key)
-VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                  callback_events, request_blob_key, candidates, attempts, failover_after_accept)
+VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?9, ?10, ?11, ?12, ?13, ?11, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+        ?21, ?22, ?23)
 """
 INSERT_JOB_TAGS = "INSERT OR IGNORE INTO job_tags (job_id, tag) SELECT ?1, value FROM json_each(?2)"
 INDEX_JOB_TEXT = "INSERT INTO job_search (rowid, body) SELECT seq, ?2 FROM jobs WHERE id = ?1"
@@ -35,6 +36,16 @@ ADOPT_REQUEST = """
 UPDATE jobs SET status = 'submitted', submitted_at = coalesce(submitted_at, ?2), updated_at = ?2, next_check_at = ?3,
                 last_error = NULL, provider_task_id = ?4, provider_handle = ?5, submit_unknown_at = NULL
 WHERE id = ?1 AND status = 'queued' AND provider_task_id = ''
+"""
+# The job moves to its next provider: a fresh attempt (new request, token and counters) under the
+# same job id; guarded by the provider it leaves, so two racing moves cannot both happen.
+MOVE_ON = f"""
+UPDATE jobs SET provider = ?2, model = ?3, task = ?4, params = ?5, provider_request = ?6, webhook_token = ?7,
+                expected_results = ?8, provider_task_id = '', provider_handle = NULL, submit_attempts = 0,
+                submit_unknown_at = NULL, status = 'queued', error = NULL, submitted_at = NULL, last_error = ?9,
+                candidates = ?10, attempts = json_insert(coalesce(attempts, '[]'), '$[#]', json(?11)),
+                next_check_at = ?12, updated_at = ?13
+WHERE id = ?1 AND provider = ?14 AND status IN {OPEN_SQL}
 """
 # The submit's outcome is unknown: the sweeper reconciles at next_check_at instead of resending.
 NOTE_SUBMIT_UNKNOWN = """
@@ -104,6 +115,9 @@ def insert_job(row: dict[str, Any], tags: list[str]) -> list[Statement]:
                 row.get("callback_url"),
                 json.dumps(row["callback_events"]) if row.get("callback_url") else None,
                 row.get("request_blob_key"),
+                json.dumps(row.get("candidates") or []),
+                json.dumps(row.get("attempts") or []),
+                int(bool(row.get("failover_after_accept"))),
             ],
         ),
         (INSERT_JOB_TAGS, [row["id"], json.dumps(tags)]),

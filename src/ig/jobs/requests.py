@@ -35,6 +35,22 @@ def _unique_tags(tags: list[str]) -> list[str]:
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 TaskParams = dict[str, Any]
 ProviderName = Literal["runware", "fal", "replicate", "mock"]
+MAX_PROVIDERS = 4
+
+
+def _distinct(providers: list[str]) -> list[str]:
+    if len(set(providers)) != len(providers):
+        raise ValueError("name each provider once")
+    return providers
+
+
+ProviderChoice = (
+    ProviderName
+    | Annotated[list[ProviderName], Field(min_length=1, max_length=MAX_PROVIDERS), AfterValidator(_distinct)]
+    | Literal["auto"]
+)
+"""One provider; several, in the order to try them; or ``auto``: every provider configured here
+that runs the model."""
 
 
 def task_size(params: dict[str, Any]) -> int:
@@ -96,8 +112,14 @@ class JobRequest(BaseModel):
     tags: Tags = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Opaque to ig; returned with the job."""
-    provider: ProviderName | None = None
-    """``runware`` (the default), ``fal``, ``replicate``, or ``mock``, a built-in stand-in that needs no API key."""
+    provider: ProviderChoice | None = None
+    """``runware`` (the default), ``fal``, ``replicate``, or ``mock`` (a built-in stand-in that needs
+    no API key); or a list of them in the order to try (``["fal", "runware"]``), or ``auto`` (every
+    provider configured here that runs the model). ig moves to the next only when that cannot bill
+    twice: the provider refused the request for good, or kept failing before accepting it."""
+    failover_after_accept: bool = False
+    """Also move to the next provider when one fails the job after accepting it, accepting that
+    both may bill (for consumers who would rather pay twice than wait)."""
     preset: str | None = Field(None, pattern=PRESET_NAME_PATTERN)
     """A preset from ``PUT /v1/presets/{name}`` to start from."""
     variables: dict[str, Any] = Field(default_factory=dict)
@@ -133,5 +155,5 @@ class PresetRequest(BaseModel):
     tags: Tags = Field(default_factory=list)
     """Tags every job made from this preset gets (a job's own tags are added)."""
     metadata: dict[str, Any] = Field(default_factory=dict)
-    provider: ProviderName = "runware"
+    provider: ProviderChoice = "runware"
     description: str = Field("", max_length=2000)

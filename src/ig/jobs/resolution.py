@@ -46,6 +46,11 @@ class ResolvedJob:
     timeout_seconds: int = 1800
     callback_url: str | None = None
     callback_events: list[str] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    """The providers to fail over to, in order, each resolved and checked."""
+    ineligible: list[dict[str, str]] = field(default_factory=list)
+    """Providers the request named that cannot run it, and why: the job's first attempts."""
+    failover_after_accept: bool = False
 
 
 async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJob:
@@ -92,36 +97,98 @@ async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJo
         metadata = {**preset_body.metadata, **request.metadata}
 
     errors += metadata_errors(metadata, request.preset)
-    errors += provider_errors(provider, settings)
     if model is None:
+        errors += provider_errors(provider, settings) if isinstance(provider, str) and provider != "auto" else []
         errors.append(FieldError("model", "required: a model alias or the provider's own model id", "missing"))
         raise ValidationFailed(errors)
-    choice = catalogue.choose_model(model, task, provider, errors)
-    dialect = dialect_for(provider)
-    if choice.task is not None and variables_ok:
-        params, naming = catalogue.native_params(dialect, choice.task, choice.model, params, choice.defaults)
-        errors += naming
-        errors += task_size_errors(params, request.preset, settings.max_task_bytes)
-        if not naming:
-            errors.extend(dialect.param_errors(choice.task, choice.model, params))
+    order = catalogue.provider_order(provider, model, lambda name: not provider_errors(name, settings))
+    if not order:
+        errors.append(FieldError("provider", f"auto: no provider configured here runs {model}", "unavailable"))
+        raise ValidationFailed(errors)
+    candidates: list[Candidate] = []
+    ineligible: list[tuple[str, list[FieldError]]] = []
+    for name in order:
+        found = _candidate(name, model, task, params, settings, variables_ok, request.preset)
+        if isinstance(found, Candidate):
+            candidates.append(found)
+        else:
+            ineligible.append((name, found))
+    if not candidates:
+        # One provider: its problems, field by field. Several: the first one's, and why each other was out.
+        errors += ineligible[0][1]
+        errors += [
+            FieldError("provider", f"{name} cannot run this request: {_summary(problems)}", "ineligible")
+            for name, problems in ineligible[1:]
+        ]
     if errors:
         raise ValidationFailed(errors)
-    assert choice.task is not None
+    first = candidates[0]
     timeout = request.timeout_seconds or settings.job_timeout_seconds
     return ResolvedJob(
-        provider=provider,
-        task=choice.task,
-        model=choice.model,
-        params=params,
+        provider=first.provider,
+        task=first.task,
+        model=first.model,
+        params=first.params,
         tags=tags,
         metadata=metadata,
-        model_alias=choice.alias,
+        model_alias=first.alias,
         preset=request.preset,
         preset_version=version,
-        timeout_seconds=timeout if timeout is not None else dialect.default_timeout(choice.task, choice.model),
+        timeout_seconds=timeout if timeout is not None else first.default_timeout,
         callback_url=request.callback_url,
         callback_events=list(request.callback_events or callback_outbox.DEFAULT_EVENTS),
+        candidates=candidates[1:],
+        ineligible=[
+            {"provider": name, "outcome": "ineligible", "reason": _summary(problems)} for name, problems in ineligible
+        ],
+        failover_after_accept=request.failover_after_accept,
     )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One provider a job may run on, its request resolved and checked for that provider."""
+
+    provider: str
+    model: str
+    task: str
+    params: dict[str, Any]
+    alias: str | None
+    default_timeout: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model, "task": self.task, "params": self.params}
+
+
+def _candidate(
+    provider: str,
+    model: str,
+    task: str | None,
+    params: dict[str, Any],
+    settings: Settings,
+    variables_ok: bool,
+    preset: str | None,
+) -> Candidate | list[FieldError]:
+    """The request resolved for one provider, or every reason it cannot run there."""
+    errors = provider_errors(provider, settings)
+    choice = catalogue.choose_model(model, task, provider, errors)
+    dialect = dialect_for(provider)
+    native = params
+    if choice.task is not None and variables_ok:
+        native, naming = catalogue.native_params(dialect, choice.task, choice.model, params, choice.defaults)
+        errors += naming
+        errors += task_size_errors(native, preset, settings.max_task_bytes)
+        if not naming:
+            errors.extend(dialect.param_errors(choice.task, choice.model, native))
+    if errors or choice.task is None or not variables_ok:
+        return errors
+    return Candidate(
+        provider, choice.model, choice.task, native, choice.alias, dialect.default_timeout(choice.task, choice.model)
+    )
+
+
+def _summary(problems: list[FieldError]) -> str:
+    return "; ".join(f"{e.field}: {e.message}" for e in problems[:3]) or "not usable"
 
 
 def _expansion_errors(

@@ -15,15 +15,14 @@ from ig import logs
 from ig.deps import Deps, isoformat
 from ig.errors import ProviderRejected, ValidationFailed
 from ig.job_states import is_terminal
-from ig.jobs import callback_outbox, idempotency, records
+from ig.jobs import callback_outbox, failover, idempotency, records
 from ig.jobs.provider_events import INLINE_BODY_LIMIT, one_chunk, record_reply
+from ig.jobs.provider_requests import redacted_webhook_url, request_for
 from ig.jobs.resolution import resolve_job
 from ig.library import lineage
 from ig.ports import Row, Statement
 from ig.providers.base import Outcome
 from ig.providers.registry import provider_for
-
-REDACTED = "<redacted>"
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None, cap: int = 300) -> int:
@@ -33,10 +32,6 @@ def backoff_seconds(attempt: int, retry_after: float | None = None, cap: int = 3
     if retry_after is not None:
         delay = max(delay, retry_after)
     return max(1, round(delay))
-
-
-def _webhook_url(deps: Deps, provider: str, job_id: str, token: str) -> str:
-    return f"{deps.settings.public_url}/webhooks/{provider}/{job_id}/{token}"
 
 
 @dataclass(frozen=True)
@@ -68,7 +63,7 @@ async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.
         task=job.task,
         model=job.model,
         params=job.params,
-        webhook_url=_webhook_url(deps, provider.name, job_id, REDACTED) if token else None,
+        webhook_url=redacted_webhook_url(deps, provider.name, job_id) if token else None,
         timeout_seconds=job.timeout_seconds,
     )
     row = {
@@ -92,6 +87,11 @@ async def submit_job(deps: Deps, data: Any, request_text: str, key: idempotency.
         "timeout_seconds": job.timeout_seconds,
         "callback_url": job.callback_url,
         "callback_events": job.callback_events,
+        "candidates": [c.to_json() for c in job.candidates],
+        "attempts": [
+            {"provider": i["provider"], "outcome": "ineligible", "reason": i["reason"]} for i in job.ineligible
+        ],
+        "failover_after_accept": job.failover_after_accept,
     }
     inputs = await lineage.check_references(deps, job_id, job.params)
     raw_request = request_text.encode("utf-8")
@@ -134,15 +134,6 @@ async def _drop_kept_request(deps: Deps, row: dict[str, Any]) -> None:
         await deps.blobs.delete(row["request_blob_key"])
 
 
-def request_for(job: Row) -> dict[str, Any]:
-    """The exact request to (re)send: the stored one with the real webhook token in place of the
-    redaction (it stands only in the webhook URL's last segment, after the job id)."""
-    text = job["provider_request"]
-    if job["webhook_token"]:
-        text = text.replace(f"/{job['id']}/{REDACTED}", f"/{job['id']}/{job['webhook_token']}")
-    return json.loads(text)
-
-
 async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False) -> Outcome:
     """Send the job's request once and record what happened. Transient failures schedule a retry
     through the queue; an unknown outcome does too where resending is safe, and otherwise waits
@@ -170,6 +161,9 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
         later = isoformat(now_moment + timedelta(seconds=deps.settings.quiet_seconds))
         await deps.db.run(records.NOTE_SUBMIT_UNKNOWN, [job["id"], json.dumps(info.to_json()), now, later, began])
         return outcome
+    if outcome is Outcome.TRANSIENT and job["submit_attempts"] + 1 >= failover.TRANSIENT_BEFORE_FAILOVER:
+        if await failover.move_on(deps, job, "unavailable", info):
+            return await _submit_moved(deps, job["id"], raise_rejection)
     if outcome in (Outcome.TRANSIENT, Outcome.UNKNOWN):
         attempt = job["submit_attempts"] + 1
         delay = backoff_seconds(attempt, info.retry_after)
@@ -178,14 +172,24 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
         await deps.db.run(records.NOTE_SUBMIT_RETRY, [job["id"], json.dumps(info.to_json()), now, next_check])
         await deps.queue.send({"type": "submit", "job_id": job["id"]}, delay_seconds=delay)
         return outcome
+    fields = provider.field_errors(info)
+    # A refusal of the consumer's parameters would fail everywhere; any other refusal moves on.
+    if fields is None and await failover.move_on(deps, job, "refused", info):
+        return await _submit_moved(deps, job["id"], raise_rejection)
     await records.fail_job(deps.db, job["id"], info.to_json(), now)
     await callback_outbox.enqueue_new(deps, job["id"])
     if raise_rejection:
-        fields = provider.field_errors(info)
         if fields:
             raise ValidationFailed(fields, job_id=job["id"], provider_error=info.to_json())
         raise ProviderRejected(info, job["id"])
     return outcome
+
+
+async def _submit_moved(deps: Deps, job_id: str, raise_rejection: bool) -> Outcome:
+    """Submit a job that has just moved to its next provider."""
+    moved = await records.load_job(deps.db, job_id)
+    assert moved is not None
+    return await attempt_submit(deps, moved, raise_rejection=raise_rejection)
 
 
 async def adopt_request(deps: Deps, job_id: str, provider_id: str, handle: dict[str, Any] | None) -> bool:

@@ -125,6 +125,16 @@ def render_job(job: Row, artifacts: list[Row], base_url: str) -> dict[str, Any]:
         "callback": {"url": job["callback_url"], "events": _json(job["callback_events"], [])}
         if job["callback_url"]
         else None,
+        "attempts": [
+            *_json(job["attempts"], []),
+            {
+                "provider": job["provider"],
+                "model": job["model"],
+                "provider_task_id": job["provider_task_id"] or None,
+                "outcome": job["status"],
+            },
+        ],
+        "providers_left": [c["provider"] for c in _json(job["candidates"], [])],
         "cost": _money(job["cost"]),
         "cost_currency": job["cost_currency"] if job["cost"] is not None else None,
         "cost_source": job["cost_source"] if job["cost"] is not None else None,

@@ -5,6 +5,7 @@ never a code branch. ``GET /v1/models`` publishes them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -176,3 +177,20 @@ def native_params(
     native, errors = dialect.native_params(task, model, params)
     native_defaults, _ = dialect.native_params(task, model, defaults)
     return {**native_defaults, **native}, errors
+
+
+AUTO_ORDER = ("runware", "fal", "replicate")
+"""The order ``"provider": "auto"`` tries providers in (the mock is never chosen for a consumer)."""
+
+
+def provider_order(choice: str | list[str], model: str, usable: Callable[[str], bool]) -> list[str]:
+    """The providers to try, in order: the one named, the list named, or for ``auto`` every usable
+    provider that runs the model (an alias's providers, or those whose catalogue knows it)."""
+    if isinstance(choice, list):
+        return list(choice)
+    if choice != "auto":
+        return [choice]
+    alias = alias_named(model)
+    if alias is not None:
+        return [name for name in AUTO_ORDER if name in alias.providers and usable(name)]
+    return [name for name in AUTO_ORDER if usable(name) and dialect_for(name).task_of(model) is not None]
