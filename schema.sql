@@ -47,6 +47,7 @@ CREATE INDEX jobs_by_task ON jobs (task, seq);
 CREATE INDEX jobs_open ON jobs (status, next_check_at) WHERE status IN ('queued', 'submitted');
 CREATE INDEX jobs_overdue ON jobs (deadline_at) WHERE status IN ('queued', 'submitted');
 CREATE INDEX jobs_by_provider_task ON jobs (provider, provider_task_id);
+CREATE INDEX jobs_failed_by_provider ON jobs (provider, completed_at) WHERE status = 'failed';
 
 CREATE TABLE job_tags (
     job_id TEXT NOT NULL REFERENCES jobs (id),

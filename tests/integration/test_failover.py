@@ -4,6 +4,8 @@ bill twice, and says in its provenance how each provider went."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fixtures.fake_fal import FakeFal
 from fixtures.fake_replicate import FakeReplicate
@@ -132,3 +134,23 @@ async def test_a_provider_that_accepts_and_hangs_is_never_left_for_another(start
     job = (await ig.client.get(f"/v1/jobs/{job_id}")).json()
     assert job["status"] == "failed" and job["error"]["code"] == "timeout"
     assert fake_replicate.creations == []  # accepted work is never paid for twice unless asked
+
+
+async def test_providers_show_their_jobs_in_flight_and_latest_failure_and_usage_their_success(
+    start_ig, fake_fal, fake_replicate
+):
+    fake_fal.fail_requests("server")
+    ig = await start_ig(None, **all_three(None, fake_fal, fake_replicate))
+    failed = await ig.wait((await ig.submit({**BODY, "provider": "fal"})).json()["id"])
+    fake_replicate.hold_new = True
+    await ig.submit({**BODY, "provider": "replicate"})
+    items = {p["name"]: p for p in (await ig.client.get("/v1/providers")).json()["items"]}
+    assert (items["fal"]["in_flight"], items["replicate"]["in_flight"]) == (0, 1)
+    assert items["fal"]["last_error"]["job_id"] == failed["id"]
+    assert items["fal"]["last_error"]["code"] == failed["error"]["code"]
+    assert items["replicate"]["last_error"] is None and items["replicate"]["api_url"] == fake_replicate.api_url
+    assert fake_fal.api_key not in json.dumps(items) and fake_replicate.api_token not in json.dumps(items)
+    fake_replicate.release_all()
+    fake_replicate.settle()
+    usage = {r["key"]: r for r in (await ig.client.get("/v1/usage", params={"group_by": "provider"})).json()["items"]}
+    assert usage["fal"]["success_rate"] == 0.0

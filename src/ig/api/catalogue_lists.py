@@ -58,8 +58,11 @@ def model_list(task: str | None = None, provider: str | None = None) -> dict[str
     }
 
 
-def provider_list(unavailable: dict[str, str], settings: Settings) -> dict[str, Any]:
-    """``unavailable``: why a provider cannot be used here (its key is not set), by name."""
+def provider_list(
+    unavailable: dict[str, str], settings: Settings, activity: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """``unavailable``: why a provider cannot be used here (its key is not set), by name;
+    ``activity``: its jobs in flight and latest failure, by name."""
     items = []
     for name in PROVIDERS:
         found = capabilities_of(name, settings)
@@ -77,6 +80,17 @@ def provider_list(unavailable: dict[str, str], settings: Settings) -> dict[str, 
                     "webhook_per_result": found.webhook_per_result,
                 },
                 "aliases": sum(1 for alias in catalogue.ALIASES if catalogue.runs_on(alias, name)),
+                "api_url": _api_url(name, settings),
+                **activity.get(name, {"in_flight": 0, "last_error": None}),
             }
         )
     return {"items": items}
+
+
+def _api_url(name: str, settings: Settings) -> str | None:
+    """Where ig calls the provider (never its key)."""
+    return {
+        "runware": settings.runware_api_url,
+        "fal": settings.fal_queue_url,
+        "replicate": settings.replicate_api_url,
+    }.get(name)

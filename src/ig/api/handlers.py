@@ -95,7 +95,8 @@ async def list_providers(deps: Deps, request: ApiRequest) -> ApiResponse:
         problems = provider_errors(name, deps.settings)
         if problems:
             unavailable[name] = problems[0].message
-    return json_response(200, catalogue_lists.provider_list(unavailable, deps.settings))
+    activity = await records.provider_activity(deps.db, PROVIDERS)
+    return json_response(200, catalogue_lists.provider_list(unavailable, deps.settings, activity))
 
 
 async def list_tasks(deps: Deps, request: ApiRequest) -> ApiResponse:

@@ -437,6 +437,8 @@ class UsageRow(BaseModel):
     succeeded: int
     failed: int
     results: int
+    success_rate: float | None
+    """succeeded / (succeeded + failed): jobs still open or cancelled do not count; null when none ended."""
     cost: float | None
     """USD, summed over every priced result."""
     cost_by_source: dict[str, float]
@@ -510,6 +512,12 @@ class ProviderInfo(BaseModel):
     capabilities: ProviderCapabilities
     aliases: int
     """How many model aliases run on it."""
+    api_url: str | None
+    """Where ig calls it (its key is never shown)."""
+    in_flight: int
+    """Jobs it has accepted that have not finished."""
+    last_error: dict[str, Any] | None
+    """Its latest failed job: ``job_id``, ``at`` and the job's error."""
 
 
 class ProviderList(BaseModel):

@@ -150,3 +150,24 @@ async def cancel_job(db: Database, job_id: str, now: str) -> None:
 
 async def note_error(db: Database, job_id: str, error: dict[str, Any], now: str) -> None:
     await db.run(NOTE_ERROR, [job_id, json.dumps(error), now])
+
+
+IN_FLIGHT = "SELECT provider, count(*) AS jobs FROM jobs WHERE status = 'submitted' GROUP BY provider"
+LAST_FAILURE = """
+SELECT id, error, completed_at FROM jobs WHERE provider = ?1 AND status = 'failed' ORDER BY completed_at DESC LIMIT 1
+"""
+
+
+async def provider_activity(db: Database, providers: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Per provider: jobs it has accepted and not finished, and its latest failed job's error."""
+    in_flight = {r["provider"]: r["jobs"] for r in await db.all(IN_FLIGHT)}
+    found = {}
+    for name in providers:
+        last = await db.first(LAST_FAILURE, [name])
+        found[name] = {
+            "in_flight": in_flight.get(name, 0),
+            "last_error": {"job_id": last["id"], "at": last["completed_at"], **json.loads(last["error"] or "{}")}
+            if last
+            else None,
+        }
+    return found

@@ -76,6 +76,9 @@ async def usage_report(db: Database, query: dict[str, list[str]]) -> dict[str, A
             "succeeded": r["succeeded"] or 0,
             "failed": r["failed"] or 0,
             "results": r["results"] or 0,
+            "success_rate": round(r["succeeded"] / (r["succeeded"] + r["failed"]), 4)
+            if (r["succeeded"] or 0) + (r["failed"] or 0)
+            else None,
             "cost": _money(r["cost"]),
             "cost_by_source": {
                 source: _money(r[source])

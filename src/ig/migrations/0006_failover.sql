@@ -5,3 +5,5 @@
 ALTER TABLE jobs ADD COLUMN candidates TEXT;
 ALTER TABLE jobs ADD COLUMN attempts TEXT;
 ALTER TABLE jobs ADD COLUMN failover_after_accept INTEGER NOT NULL DEFAULT 0;
+-- GET /v1/providers shows each provider's latest failure without scanning every job.
+CREATE INDEX jobs_failed_by_provider ON jobs (provider, completed_at) WHERE status = 'failed';
