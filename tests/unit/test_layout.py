@@ -96,9 +96,10 @@ def test_the_schema_spells_the_job_states_of_ig_job_states():
     [jobs] = db._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs'").fetchall()
     assert f"CHECK (status IN {sql_list(tuple(JobStatus))})" in jobs["sql"]
     partial = db._conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql LIKE '%WHERE%'")
-    open_indexes = {row["name"]: row["sql"] for row in partial if "jobs" in row["sql"]}
-    assert sorted(open_indexes) == ["jobs_open", "jobs_overdue"]
-    assert all(sql.endswith(f"WHERE status IN {OPEN_SQL}") for sql in open_indexes.values())
+    by_status = {row["name"]: row["sql"] for row in partial if "jobs" in row["sql"]}
+    assert sorted(by_status) == ["jobs_failed_by_provider", "jobs_open", "jobs_overdue"]
+    assert by_status.pop("jobs_failed_by_provider").endswith(f"WHERE status = '{JobStatus.FAILED}'")
+    assert all(sql.endswith(f"WHERE status IN {OPEN_SQL}") for sql in by_status.values())
 
 
 def test_the_core_reaches_providers_only_through_their_interface():
