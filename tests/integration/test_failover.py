@@ -10,6 +10,7 @@ import pytest
 from fixtures.fake_fal import FakeFal
 from fixtures.fake_replicate import FakeReplicate
 from fixtures.fake_runware import FakeRunware, SubmitScript
+from fixtures.ports import CappedTimeout, use_ports
 
 from ig.completion.sweeper import sweep
 
@@ -154,3 +155,14 @@ async def test_providers_show_their_jobs_in_flight_and_latest_failure_and_usage_
     fake_replicate.settle()
     usage = {r["key"]: r for r in (await ig.client.get("/v1/usage", params={"group_by": "provider"})).json()["items"]}
     assert usage["fal"]["success_rate"] == 0.0
+
+
+async def test_a_lost_answer_is_resent_to_the_same_provider_never_failed_over(start_ig, fake_runware, fake_fal):
+    # Runware's answer is lost three times (the task may have arrived each time): resending the
+    # same taskUUID is safe, leaving for fal could run the work twice.
+    fake_runware.submit_script = [SubmitScript(200, None, hang_seconds=2)] * 3
+    ig = await start_ig(fake_runware, webhooks=False, time_scale=0.01, **all_three(None, fake_fal, None))
+    use_ports(ig, http=CappedTimeout(ig.runtime.deps.http, 0.5))
+    job = await ig.wait((await ig.submit({**BODY, "provider": ["runware", "fal"]})).json()["id"], seconds=40)
+    assert job["status"] == "succeeded" and job["provider"] == "runware"
+    assert len(fake_runware.requests) >= 4 and fake_fal.submissions == []

@@ -14,6 +14,7 @@ from ig.providers.base import (
     Cancelled,
     Capabilities,
     Exchange,
+    Outcome,
     Reconciled,
     Reply,
     WebhookCheck,
@@ -76,7 +77,13 @@ class RunwareProvider(runware.SpeaksRunware):
         )
 
     async def submit(self, request: dict[str, Any]) -> Exchange:
-        return runware.exchange(await self._post([request]), request["taskUUID"])
+        reply = await self._post([request])
+        exchange = runware.exchange(reply, request["taskUUID"])
+        if reply.status is None or reply.unread_over is not None:
+            # The task may have arrived: resending is safe here (same taskUUID), leaving for
+            # another provider is not.
+            return Exchange(reply, Outcome.UNKNOWN, exchange.error)
+        return exchange
 
     async def poll(self, request: dict[str, Any], provider_id: str, handle: dict[str, Any] | None) -> Exchange:
         task_uuid = provider_id or request["taskUUID"]
