@@ -25,6 +25,7 @@ from ig.providers.base import (
     whole_number,
 )
 from ig.providers.fal import endpoints
+from ig.providers.schema_dialect import SchemaDialect
 from ig.providers.vocabulary import Placement
 
 RESULT_KIND = "fal-result"
@@ -293,47 +294,22 @@ def field_errors(error: ProviderErrorInfo) -> list[FieldError] | None:
     return [FieldError(f"params.{p}", *messages.get(p, (error.message, error.code))) for p in paths]
 
 
-def searchable_text(params: dict[str, Any]) -> str:
-    return "\n".join(params[k] for k in ("prompt", "text") if isinstance(params.get(k), str))
-
-
-class SpeaksFal:
+class SpeaksFal(SchemaDialect):
     """Reading and writing fal's protocol: models are endpoint ids, parameters fal's own names."""
 
     name = "fal"
     aliases_of = "fal"
-    unknown_model_task = "inference"
-    """fal's endpoints take any input: one outside the catalogue runs as this generic task."""
+
+    def entry(self, model: str) -> endpoints.FalEndpoint | None:
+        return endpoints.endpoint(model)
+
+    def placements(self, model: str) -> dict[str, Placement]:
+        return placements(model)
 
     def model_problem(self, model: str) -> str | None:
         if endpoints.looks_like_endpoint_id(model):
             return None
         return "not a fal endpoint id (owner/app[/path], like fal-ai/flux/dev)"
-
-    def task_of(self, model: str) -> str | None:
-        known = endpoints.endpoint(model)
-        return known.task if known else None
-
-    def native_params(self, task: str, model: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
-        known = endpoints.endpoint(model)
-        accepted = frozenset(known.input_schema.get("properties") or ()) if known else None
-        return vocabulary.to_native(params, placements(model), accepted=accepted)
-
-    def param_errors(
-        self, task: str, model: str, params: dict[str, Any], skip: frozenset[str] = frozenset()
-    ) -> list[FieldError]:
-        known = endpoints.endpoint(model)
-        if known is None:
-            return []  # an endpoint outside the catalogue is passed through unchecked
-        errors = []
-        for error in endpoints.input_errors(known, {k: v for k, v in params.items() if k not in skip}):
-            if error.path and error.path[0] in skip:
-                continue
-            if error.code == "required" and error.path and error.path[-1] in skip:
-                continue
-            path = "params" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
-            errors.append(FieldError(path, error.message, error.code))
-        return errors
 
     def default_timeout(self, task: str, model: str) -> int:
         return TIMEOUTS.get(task, DEFAULT_TIMEOUT_SECONDS)
@@ -355,9 +331,3 @@ class SpeaksFal:
 
     def field_errors(self, error: ProviderErrorInfo) -> list[FieldError] | None:
         return field_errors(error)
-
-    def expected_results(self, task: str, params: dict[str, Any]) -> int:
-        return 1  # one request, one result, however many files it holds
-
-    def searchable_text(self, params: dict[str, Any]) -> str:
-        return searchable_text(params)

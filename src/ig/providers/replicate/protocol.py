@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 from ig.errors import FieldError, ProviderErrorInfo
-from ig.providers import vocabulary
 from ig.providers.base import (
     INLINE_KEEP_LIMIT,
     RESULT_TEXT_KEEP_LIMIT,
@@ -29,6 +28,7 @@ from ig.providers.base import (
     whole_number,
 )
 from ig.providers.replicate import models
+from ig.providers.schema_dialect import SchemaDialect
 from ig.providers.vocabulary import Placement
 
 DEFAULT_TIMEOUT_SECONDS = 1800
@@ -241,43 +241,24 @@ def is_the_request(prediction: dict[str, Any], request: dict[str, Any]) -> bool:
     return same_input(request["input"], prediction.get("input"))
 
 
-class SpeaksReplicate:
+class SpeaksReplicate(SchemaDialect):
     """Reading and writing Replicate's protocol: models are ``owner/name`` (or a version), the
     parameters Replicate's own."""
 
     name = "replicate"
     aliases_of = "replicate"
-    unknown_model_task = "inference"
-    """A model outside the catalogue runs as this generic task when the request names none."""
     _prices: dict[str, float] = {}
+
+    def entry(self, model: str) -> models.ReplicateModel | None:
+        return models.model(model)
+
+    def placements(self, model: str) -> dict[str, Placement]:
+        return placements(model)
 
     def model_problem(self, model: str) -> str | None:
         if models.looks_like_model_ref(model):
             return None
         return "not a Replicate model (owner/name, owner/name:<version> or a version id)"
-
-    def task_of(self, model: str) -> str | None:
-        known = models.model(model)
-        return known.task if known else None
-
-    def native_params(self, task: str, model: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
-        known = models.model(model)
-        accepted = frozenset(known.input_schema.get("properties") or ()) if known else None
-        return vocabulary.to_native(params, placements(model), accepted=accepted)
-
-    def param_errors(
-        self, task: str, model: str, params: dict[str, Any], skip: frozenset[str] = frozenset()
-    ) -> list[FieldError]:
-        known = models.model(model)
-        if known is None:
-            return []  # a model outside the catalogue is passed through unchecked
-        errors = []
-        for error in models.input_errors(known, {k: v for k, v in params.items() if k not in skip}):
-            if error.path and error.path[0] in skip:
-                continue
-            path = "params" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
-            errors.append(FieldError(path, error.message, error.code))
-        return errors
 
     def default_timeout(self, task: str, model: str) -> int:
         return TIMEOUTS.get(task, DEFAULT_TIMEOUT_SECONDS)
@@ -299,9 +280,3 @@ class SpeaksReplicate:
 
     def field_errors(self, error: ProviderErrorInfo) -> list[FieldError] | None:
         return field_errors(error)
-
-    def expected_results(self, task: str, params: dict[str, Any]) -> int:
-        return 1  # one prediction, one result, however many files it holds
-
-    def searchable_text(self, params: dict[str, Any]) -> str:
-        return "\n".join(params[k] for k in ("prompt", "text") if isinstance(params.get(k), str))
