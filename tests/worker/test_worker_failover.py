@@ -1,0 +1,171 @@
+"""Failover on the Worker: src/entry.py on Pyodide with Miniflare's D1, R2 and Queues runs a job
+that names several providers against the fake Runware, fal and Replicate over loopback. The
+Worker has no port the fakes could call, so they drop their webhooks and the test delivers them,
+signed with each fake's key, to the URL the provider was given. Rows and blobs are read back from
+Node, not through ig; the job view is read through the API only where its rendering is the point.
+
+What moving on may never do is bill twice: each test ends by counting what every provider took."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import pytest
+from fixtures.fake_fal import FakeFal, FalRequest
+from fixtures.fake_replicate import FakeReplicate, Prediction
+from fixtures.fake_runware import SubmitScript
+
+from .ig_worker import BASE, IgWorker
+
+PROMPT = "a lighthouse at dusk"
+BODY = {"model": "flux-schnell", "params": {"prompt": PROMPT, "num_outputs": 2}}
+ENDPOINT = "fal-ai/flux/schnell"
+REPLICATE_MODEL = "black-forest-labs/flux-schnell"
+REPLICATE_PRICE = 0.003
+
+
+@pytest.fixture
+def fal(ig: IgWorker, fake_fal: FakeFal) -> FakeFal:
+    """The session's Worker (emptied by ``ig``) also pointed at this test's fake fal, in webhook mode."""
+    fake_fal.drop_webhooks = True  # nothing could reach http://ig.test: the test delivers them
+    ig.configure(
+        FAL_KEY=fake_fal.api_key,
+        FAL_QUEUE_URL=fake_fal.queue_url,
+        FAL_API_URL=fake_fal.api_url,
+        FAL_JWKS_URL=fake_fal.jwks_url,
+    )
+    return fake_fal
+
+
+@pytest.fixture
+def replicate(ig: IgWorker, fake_replicate: FakeReplicate) -> FakeReplicate:
+    """The session's Worker also pointed at this test's fake Replicate, in webhook mode."""
+    fake_replicate.drop_webhooks = True
+    ig.configure(
+        REPLICATE_API_TOKEN=fake_replicate.api_token,
+        REPLICATE_API_URL=fake_replicate.api_url,
+        REPLICATE_WEBHOOK_SECRET=fake_replicate.webhook_secret,
+        IG_REPLICATE_PRICES=f"{REPLICATE_MODEL}={REPLICATE_PRICE}",
+    )
+    return fake_replicate
+
+
+def wait_for(check: Any, what: str, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    return value
+
+
+def handled(report: dict[str, Any]) -> list[str]:
+    return [m["body"]["type"] for b in report["batches"] for m in b["messages"]]
+
+
+def attempts(ig: IgWorker, job_id: str) -> list[dict[str, Any]]:
+    """The providers the job has left, as D1 holds them (the current one is the row itself)."""
+    return json.loads(ig.job(job_id)["attempts"] or "[]")
+
+
+def candidates(ig: IgWorker, job_id: str) -> list[str]:
+    return [c["provider"] for c in json.loads(ig.job(job_id)["candidates"] or "[]")]
+
+
+def view(ig: IgWorker, job_id: str) -> dict[str, Any]:
+    r = ig.fetch("GET", f"/v1/jobs/{job_id}")
+    assert r.status == 200, r.text
+    return r.json()
+
+
+def outcomes(job: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(a["provider"], a["outcome"]) for a in job["attempts"]]
+
+
+def post_webhook(ig: IgWorker, provider: str, url: str, raw: bytes, headers: dict[str, str]) -> Any:
+    """POST a webhook to the Worker at the URL the provider was given, as the provider would."""
+    assert url.startswith(f"{BASE}/webhooks/{provider}/"), url
+    return ig.fetch("POST", url.removeprefix(BASE), body=raw, headers={"content-type": "application/json", **headers})
+
+
+def deliver_fal_webhook(ig: IgWorker, fake: FakeFal, request: FalRequest) -> tuple[bytes, dict[str, str]]:
+    """fal's webhook for a finished request, signed, delivered; the body and headers, to resend."""
+    wait_for(lambda: request.request_id in fake.dropped_webhooks, "fal to finish the request")
+    raw = json.dumps(fake.webhook_body(request)).encode()
+    headers = fake.sign(raw, request.request_id)
+    answered = post_webhook(ig, "fal", request.webhook_url or "", raw, headers)
+    assert answered.status == 200, answered.text
+    return raw, headers
+
+
+def assert_artifacts_are(ig: IgWorker, job_id: str, provider: str, model: str, served: dict[str, bytes]) -> None:
+    """The job's artifacts, byte for byte the media the provider served (by source URL), made by
+    ``provider``, and nothing else in R2."""
+    artifacts = ig.artifacts(job_id)
+    assert sorted(a["source_url"] for a in artifacts) == sorted(served)
+    for artifact in artifacts:
+        data = served[artifact["source_url"]]
+        assert (artifact["provider"], artifact["model"]) == (provider, model)
+        assert artifact["size"] == len(data) and artifact["sha256"] == hashlib.sha256(data).hexdigest()
+        assert ig.blob(artifact["blob_key"])["body"] == data
+    assert sorted(ig.h.r2_keys()) == sorted(a["blob_key"] for a in artifacts)
+
+
+def fal_media(fake: FakeFal, request: FalRequest) -> dict[str, bytes]:
+    return {i["url"]: fake.media[i["url"].rsplit("/", 1)[1]] for i in request.output["images"]}
+
+
+def replicate_media(fake: FakeReplicate, prediction: Prediction) -> dict[str, bytes]:
+    return {url: fake.media[url.split("/media/", 1)[1]] for url in prediction.output}
+
+
+# ---------------------------------------------------------------------------------------------- refused for good
+
+
+def test_a_runware_refusal_for_good_moves_the_job_to_fal_which_completes_it_billed_once(ig, fal):
+    error = {"code": "insufficientCredits", "message": "Insufficient credits to run this task"}
+    ig.fake.submit_script = [SubmitScript(402, {"errors": [error]})]
+    r = ig.submit({**BODY, "provider": ["runware", "fal"]})
+    assert r.status == 202, r.text  # the refusal was Runware's, not the consumer's: fal took the job
+    job_id = r.json()["id"]
+    assert r.json()["provider"] == "fal" and r.json()["status"] == "submitted"
+
+    # Runware was asked once, under the job's id, and kept nothing.
+    [[sent]] = ig.fake.requests
+    assert sent["taskUUID"] == job_id and sent["model"] == "runware:100@1"
+    assert ig.fake.tasks == {} and ig.fake.accepted == []
+
+    [request] = fal.requests.values()
+    row = ig.job(job_id)
+    assert (row["provider"], row["model"], row["task"]) == ("fal", ENDPOINT, "imageInference")
+    assert row["status"] == "submitted" and row["provider_task_id"] == request.request_id
+    assert request.endpoint_id == ENDPOINT and request.body["prompt"] == PROMPT and request.body["num_images"] == 2
+    [runware] = attempts(ig, job_id)
+    assert (runware["provider"], runware["model"], runware["outcome"]) == ("runware", "runware:100@1", "refused")
+    assert runware["error"]["code"] == "insufficientCredits" and runware["error"]["message"] == error["message"]
+    assert candidates(ig, job_id) == []
+    # The move gave the job a fresh webhook token, for fal's URL only.
+    assert row["webhook_token"] and request.webhook_url == f"{BASE}/webhooks/fal/{job_id}/{row['webhook_token']}"
+    assert row["webhook_token"] not in sent["webhookURL"]
+    [refusal, accepted] = ig.rows(
+        "SELECT source, http_status FROM provider_events WHERE job_id = ? ORDER BY received_at", job_id
+    )
+    assert (refusal["source"], refusal["http_status"]) == ("submit", 402)
+    assert (accepted["source"], accepted["http_status"]) == ("submit", 200)
+    assert ig.h.queue_sent() == []  # webhook mode: nothing polls until fal says it is done
+
+    deliver_fal_webhook(ig, fal, request)
+    assert handled(ig.drain())[0] == "event"
+    row = ig.job(job_id)
+    assert row["status"] == "succeeded", (row["error"], row["last_error"])
+    assert_artifacts_are(ig, job_id, "fal", ENDPOINT, fal_media(fal, request))
+    [result] = ig.results(job_id)
+    assert result["result_key"] == f"request:{request.request_id}" and result["cost_source"] == "billed"
+
+    job = view(ig, job_id)
+    assert outcomes(job) == [("runware", "refused"), ("fal", "succeeded")] and job["providers_left"] == []
+    assert ig.fake.tasks == {} and len(fal.submissions) == 1
+    fal.settle()
+    assert fal.billed == {request.request_id: 2}
