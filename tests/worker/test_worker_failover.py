@@ -169,3 +169,83 @@ def test_a_runware_refusal_for_good_moves_the_job_to_fal_which_completes_it_bill
     assert ig.fake.tasks == {} and len(fal.submissions) == 1
     fal.settle()
     assert fal.billed == {request.request_id: 2}
+
+
+# ---------------------------------------------------------------------------------------------- failed after acceptance
+
+
+@pytest.mark.parametrize("after_accept", [True, False], ids=["failover_after_accept", "by_default"])
+def test_a_fal_failure_after_acceptance_moves_to_replicate_only_when_the_job_asks(ig, fal, replicate, after_accept):
+    fal.fail_requests("server")  # fal accepts the request, runs it, and fails it
+    body = {**BODY, "provider": ["fal", "replicate"], "failover_after_accept": after_accept}
+    job_id = ig.submitted(body)
+    [request] = fal.requests.values()
+    row = ig.job(job_id)
+    assert row["provider"] == "fal" and row["provider_task_id"] == request.request_id
+    assert row["failover_after_accept"] == int(after_accept) and candidates(ig, job_id) == ["replicate"]
+
+    fal_raw, _ = deliver_fal_webhook(ig, fal, request)
+    assert json.loads(fal_raw)["status"] == "ERROR"
+    asked_before = len(fal.calls)
+    report = ig.drain()
+    # The webhook only announces the end: the failure is fal's answer to the result fetch.
+    result_path = f"/queue/fal-ai/flux/requests/{request.request_id}"
+    assert (result_path, 500) in [(path.split("?")[0], status) for _, path, status in fal.calls[asked_before:]]
+    assert fal.billed == {}  # fal bills nothing for its own failure
+    job = view(ig, job_id)
+
+    if not after_accept:
+        # Accepted work is never paid for twice unless the job asked: the job fails on fal.
+        assert handled(report) == ["event"]
+        row = ig.job(job_id)
+        assert (row["status"], row["provider"]) == ("failed", "fal")
+        assert json.loads(row["error"])["code"] == "internal_error"
+        assert attempts(ig, job_id) == [] and candidates(ig, job_id) == ["replicate"]
+        assert outcomes(job) == [("fal", "failed")] and job["providers_left"] == ["replicate"]
+        assert replicate.creations == [] and ig.results(job_id) == [] and ig.h.r2_keys() == []
+        return
+
+    # The next provider is sent the request from the queue, not from the webhook's handling.
+    assert handled(report) == ["event", "submit"]
+    row = ig.job(job_id)
+    assert (row["provider"], row["model"], row["status"]) == ("replicate", REPLICATE_MODEL, "submitted")
+    [fal_attempt] = attempts(ig, job_id)
+    assert (fal_attempt["provider"], fal_attempt["model"], fal_attempt["outcome"]) == ("fal", ENDPOINT, "failed")
+    assert fal_attempt["provider_task_id"] == request.request_id
+    assert fal_attempt["error"]["code"] == "internal_error" and candidates(ig, job_id) == []
+    assert outcomes(job) == [("fal", "failed"), ("replicate", "submitted")] and job["providers_left"] == []
+
+    [creation] = replicate.creations
+    prediction = replicate.predictions[creation.prediction_id]
+    assert creation.path == f"/v1/models/{REPLICATE_MODEL}/predictions" and creation.answered == 201
+    assert prediction.input["prompt"] == PROMPT and prediction.input["num_outputs"] == 2
+    token = row["webhook_token"]
+    assert token and creation.body["webhook"] == f"{BASE}/webhooks/replicate/{job_id}/{token}"
+    assert token not in request.webhook_url  # fal's URL no longer opens this job
+    assert row["provider_task_id"] == prediction.id
+
+    # fal retries its webhook (signed afresh) after the move: the job is Replicate's now, and
+    # the late delivery is turned away without a trace.
+    events_before = ig.rows("SELECT id, deliveries FROM provider_events WHERE job_id = ? ORDER BY id", job_id)
+    ig.h.queue_sent(clear=True)
+    late = post_webhook(ig, "fal", request.webhook_url, fal_raw, fal.sign(fal_raw, request.request_id))
+    assert late.status == 404, late.text
+    assert ig.rows("SELECT id, deliveries FROM provider_events WHERE job_id = ? ORDER BY id", job_id) == events_before
+    assert ig.h.queue_sent() == [] and ig.job(job_id)["provider"] == "replicate"
+
+    wait_for(lambda: (prediction.id, "completed") in replicate.dropped_webhooks, "Replicate to finish the prediction")
+    raw = json.dumps(replicate.prediction_json(prediction)).encode()
+    answered = post_webhook(ig, "replicate", creation.body["webhook"], raw, replicate.sign(raw))
+    assert answered.status == 200, answered.text
+    assert handled(ig.drain()) == ["event"]
+    row = ig.job(job_id)
+    assert (row["status"], row["error"]) == ("succeeded", None), (row["error"], row["last_error"])
+    assert_artifacts_are(ig, job_id, "replicate", REPLICATE_MODEL, replicate_media(replicate, prediction))
+    [result] = ig.results(job_id)
+    assert result["result_key"] == f"prediction:{prediction.id}"
+    assert result["cost"] == pytest.approx(replicate.predict_time * REPLICATE_PRICE)
+    assert outcomes(view(ig, job_id)) == [("fal", "failed"), ("replicate", "succeeded")]
+    replicate.settle()
+    fal.settle()
+    assert len(replicate.creations) == 1 and replicate.billed == {prediction.id: replicate.predict_time}
+    assert len(fal.submissions) == 1 and fal.billed == {}
