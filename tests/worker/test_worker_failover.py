@@ -249,3 +249,44 @@ def test_a_fal_failure_after_acceptance_moves_to_replicate_only_when_the_job_ask
     fal.settle()
     assert len(replicate.creations) == 1 and replicate.billed == {prediction.id: replicate.predict_time}
     assert len(fal.submissions) == 1 and fal.billed == {}
+
+
+# ---------------------------------------------------------------------------------------------- unknown outcome
+
+
+def test_an_unknown_fal_submit_is_reconciled_by_the_cron_sweeper_never_failed_over(ig, fal, replicate):
+    ig.configure(IG_PUBLIC_URL=None, IG_QUIET_SECONDS=0)  # polls, not webhooks; reconcilable at once
+    fal.drop_submits(create=True)  # fal makes the request, and the Worker never hears so
+    r = ig.submit({**BODY, "provider": ["fal", "replicate"]})
+    assert r.status == 202, r.text
+    job_id = r.json()["id"]
+    row = ig.job(job_id)
+    # Replicate could run (and bill) the work a second time: the job stays fal's, queued, unknown.
+    assert (row["provider"], row["status"], row["provider_task_id"]) == ("fal", "queued", "")
+    assert row["submit_unknown_at"] is not None and json.loads(row["last_error"])["code"] == "connection"
+    assert attempts(ig, job_id) == [] and candidates(ig, job_id) == ["replicate"]
+    assert ig.h.queue_sent() == []  # neither resent nor handed on
+    [request] = fal.requests.values()
+    assert len(fal.submissions) == 1 and fal.submissions[0].answered is None
+
+    time.sleep(0.005)  # next_check_at (+ 0 s) is in the past
+    run = ig.h.scheduled(cron="* * * * *", scheduled_time=time.time() * 1000)
+    assert run["exception"] is None, run["exception"]
+    assert [m["body"] for m in ig.h.queue_sent()] == [{"type": "reconcile", "job_id": job_id}]
+    report = ig.drain()
+    assert handled(report)[0] == "reconcile" and set(handled(report)[1:]) == {"poll"}
+
+    row = ig.job(job_id)
+    assert row["status"] == "succeeded", (row["error"], row["last_error"])
+    assert (row["provider"], row["provider_task_id"], row["submit_unknown_at"]) == ("fal", request.request_id, None)
+    assert attempts(ig, job_id) == [] and candidates(ig, job_id) == ["replicate"]
+    assert_artifacts_are(ig, job_id, "fal", ENDPOINT, fal_media(fal, request))
+    job = view(ig, job_id)
+    assert outcomes(job) == [("fal", "succeeded")] and job["providers_left"] == ["replicate"]
+
+    ig.h.queue_sent(clear=True)
+    assert ig.h.scheduled()["exception"] is None and ig.h.queue_sent() == []  # nothing left to sweep
+    fal.settle()
+    replicate.settle()
+    assert replicate.creations == [] and replicate.billed == {}
+    assert len(fal.submissions) == 1 and fal.billed == {request.request_id: 2}
