@@ -39,7 +39,8 @@ CREATE TABLE jobs (
     submit_unknown_at TEXT,               -- a submit's outcome is unknown and resending could bill twice: reconcile
     candidates TEXT,                      -- JSON, the providers the job may still fail over to, resolved
     attempts TEXT,                        -- JSON, every provider the job was sent to: time, outcome, error
-    failover_after_accept INTEGER NOT NULL DEFAULT 0  -- the consumer accepts paying twice rather than waiting
+    failover_after_accept INTEGER NOT NULL DEFAULT 0, -- the consumer accepts paying twice rather than waiting
+    slot_at TEXT                          -- when it took one of its provider's concurrency slots (IG_PROVIDER_LIMITS)
 );
 CREATE INDEX jobs_by_created ON jobs (created_at);
 CREATE INDEX jobs_by_model ON jobs (model, seq);
@@ -48,6 +49,8 @@ CREATE INDEX jobs_open ON jobs (status, next_check_at) WHERE status IN ('queued'
 CREATE INDEX jobs_overdue ON jobs (deadline_at) WHERE status IN ('queued', 'submitted');
 CREATE INDEX jobs_by_provider_task ON jobs (provider, provider_task_id);
 CREATE INDEX jobs_failed_by_provider ON jobs (provider, completed_at) WHERE status = 'failed';
+CREATE INDEX jobs_holding_slots ON jobs (provider, status) WHERE slot_at IS NOT NULL;
+CREATE INDEX jobs_waiting_for_slots ON jobs (provider, seq) WHERE status = 'queued' AND slot_at IS NULL;
 
 CREATE TABLE job_tags (
     job_id TEXT NOT NULL REFERENCES jobs (id),
@@ -234,4 +237,12 @@ CREATE TABLE callback_attempts (
     latency_ms INTEGER,
     error TEXT,
     PRIMARY KEY (callback_id, attempt)
+) WITHOUT ROWID;
+
+-- Requests sent per provider per rate window (window = unix seconds // its length).
+CREATE TABLE provider_rates (
+    provider TEXT NOT NULL,
+    window INTEGER NOT NULL,
+    sent INTEGER NOT NULL,
+    PRIMARY KEY (provider, window)
 ) WITHOUT ROWID;

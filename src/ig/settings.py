@@ -22,6 +22,15 @@ DEAD_LETTER_QUEUE = "ig-jobs-dlq"
 
 
 @dataclass(frozen=True)
+class ProviderLimit:
+    """How much of a provider ig may use at once: jobs in flight, and requests per window."""
+
+    concurrency: int | None = None
+    rate: tuple[int, int] | None = None
+    """(requests, seconds): at most that many submits per window of that many seconds."""
+
+
+@dataclass(frozen=True)
 class Settings:
     runware_api_key: str | None = None
     runware_api_url: str = DEFAULT_RUNWARE_API_URL
@@ -39,6 +48,10 @@ class Settings:
     replicate_webhook_secret: str | None = None
     """The account's webhook signing secret (``whsec_...``, from ``GET /v1/webhooks/default/secret``);
     without it ig polls Replicate instead of asking for webhooks it could not verify."""
+    provider_limits: dict[str, ProviderLimit] = field(default_factory=dict)
+    """Per provider: at most this many jobs in flight, and at most this many submits per second or
+    minute (``IG_PROVIDER_LIMITS=runware=4/s,fal=10,replicate=600/min``). Jobs beyond a limit stay
+    queued and are sent as it allows, oldest first."""
     replicate_prices: dict[str, float] = field(default_factory=dict)
     """USD per second of ``predict_time`` by model (``owner/name``): Replicate reports no cost, so
     a job's cost is estimated from these when given."""
@@ -120,6 +133,7 @@ class Settings:
             replicate_api_url=(text("REPLICATE_API_URL") or DEFAULT_REPLICATE_API_URL).rstrip("/"),
             replicate_webhook_secret=text("REPLICATE_WEBHOOK_SECRET"),
             replicate_prices=_prices(text("IG_REPLICATE_PRICES")),
+            provider_limits=_limits(text("IG_PROVIDER_LIMITS")),
             public_url=public_url.rstrip("/") if public_url else None,
             api_token=text("IG_API_TOKEN"),
             signing_key=text("IG_SIGNING_KEY"),
@@ -159,6 +173,7 @@ SETTING_NAMES = (
     "REPLICATE_API_URL",
     "REPLICATE_WEBHOOK_SECRET",
     "IG_REPLICATE_PRICES",
+    "IG_PROVIDER_LIMITS",
     "IG_PUBLIC_URL",
     "IG_API_TOKEN",
     "IG_SIGNING_KEY",
@@ -189,6 +204,29 @@ def _prices(value: str | None) -> dict[str, float]:
             raise ValueError(f"setting IG_REPLICATE_PRICES must be owner/name=<USD per second>, got {part!r}") from exc
         if "/" not in model or not found[model.strip()] >= 0:
             raise ValueError(f"setting IG_REPLICATE_PRICES must be owner/name=<USD per second>, got {part!r}")
+    return found
+
+
+_WINDOWS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600}
+
+
+def _limits(value: str | None) -> dict[str, ProviderLimit]:
+    """``runware=4/s,fal=10,replicate=600/min``: ``N`` caps jobs in flight, ``N/s`` (``/min``,
+    ``/h``) caps submits per window; a provider may have both (``fal=10,fal=5/s``)."""
+    found: dict[str, ProviderLimit] = {}
+    for part in (value or "").replace(" ", ",").split(","):
+        if not part:
+            continue
+        provider, _, spec = part.partition("=")
+        count, slash, window = spec.partition("/")
+        problem = f"setting IG_PROVIDER_LIMITS: {part!r} is not provider=N or provider=N/s|min|h"
+        if not provider or not count.isdigit() or int(count) < 1 or (slash and window not in _WINDOWS):
+            raise ValueError(problem)
+        current = found.get(provider, ProviderLimit())
+        if slash:
+            found[provider] = ProviderLimit(current.concurrency, (int(count), _WINDOWS[window]))
+        else:
+            found[provider] = ProviderLimit(int(count), current.rate)
     return found
 
 

@@ -97,8 +97,16 @@ def test_the_schema_spells_the_job_states_of_ig_job_states():
     assert f"CHECK (status IN {sql_list(tuple(JobStatus))})" in jobs["sql"]
     partial = db._conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql LIKE '%WHERE%'")
     by_status = {row["name"]: row["sql"] for row in partial if "jobs" in row["sql"]}
-    assert sorted(by_status) == ["jobs_failed_by_provider", "jobs_open", "jobs_overdue"]
+    assert sorted(by_status) == [
+        "jobs_failed_by_provider",
+        "jobs_holding_slots",
+        "jobs_open",
+        "jobs_overdue",
+        "jobs_waiting_for_slots",
+    ]
     assert by_status.pop("jobs_failed_by_provider").endswith(f"WHERE status = '{JobStatus.FAILED}'")
+    assert by_status.pop("jobs_holding_slots").endswith("WHERE slot_at IS NOT NULL")
+    assert by_status.pop("jobs_waiting_for_slots").endswith(f"WHERE status = '{JobStatus.QUEUED}' AND slot_at IS NULL")
     assert all(sql.endswith(f"WHERE status IN {OPEN_SQL}") for sql in by_status.values())
 
 

@@ -302,12 +302,6 @@ def deliver_one(ig: IgWorker) -> dict[str, Any]:
     return batch["messages"][0]["body"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ig bug: completion/consumer.py poll() hands the old provider's poll chain on to a job that has just "
-    "moved on, and its next link asks the new provider about a request it was never sent (Runware: taskNotFound, "
-    "which fails the job)",
-)
 def test_a_move_after_acceptance_ends_the_old_providers_poll_chain(ig, fal):
     # Polls, not webhooks. fal fails the request it accepted; Runware, next, asks for a pause
     # (429, Retry-After 30 s) before it takes the task.

@@ -15,7 +15,7 @@ from ig.completion.ingest import ingest
 from ig.deps import Deps, isoformat
 from ig.errors import MediaRefused, clipped
 from ig.job_states import JobStatus, is_terminal
-from ig.jobs import callback_outbox, records
+from ig.jobs import callback_outbox, limits, records
 from ig.jobs.provider_events import event_body, load_event, mark_processed, record_reply
 from ig.jobs.provider_requests import request_for
 from ig.jobs.submission import adopt_request, attempt_submit, backoff_seconds, start_polling
@@ -93,6 +93,14 @@ async def _process(deps: Deps, body: dict[str, Any]) -> None:
         deps.log.warning("job %s: %s", job_id, exc.detail)
         await records.fail_job(deps.db, job_id, {"code": exc.code, "message": exc.detail}, deps.now())
     await callback_outbox.enqueue_new(deps, job_id)
+    await _free_slot(deps, job_id)
+
+
+async def _free_slot(deps: Deps, job_id: str) -> None:
+    """A job that held a slot of a capped provider and has ended lets the next waiting one in."""
+    job = await records.load_job(deps.db, job_id)
+    if job is not None and job["slot_at"] is not None and is_terminal(job):
+        await limits.wake_waiting(deps, job["provider"])
 
 
 async def resubmit(deps: Deps, job_id: str) -> None:
@@ -155,15 +163,21 @@ async def poll(deps: Deps, job_id: str, seq: int) -> None:
     """One link of the poll chain. A message whose sequence number is not the job's current one
     is a duplicate or was superseded by the sweeper, and does nothing."""
     job = await records.load_job(deps.db, job_id)
-    if job is None or is_terminal(job) or job["poll_seq"] != seq:
+    if job is None or is_terminal(job) or job["poll_seq"] != seq or not _has_request(job):
         return
     await ask_provider(deps, job)
     job = await records.load_job(deps.db, job_id)
-    if job is None or is_terminal(job):
+    # Ended, or moved to another provider that has not accepted yet (it starts its own chain).
+    if job is None or is_terminal(job) or not _has_request(job):
         return
     if not job["webhook_token"]:
         # Polling is how this job completes: keep the chain going.
         await start_polling(deps, job_id, POLL_DELAYS[min(seq, len(POLL_DELAYS) - 1)])
+
+
+def _has_request(job: Row) -> bool:
+    """Whether the provider has accepted the job's current request (there is something to ask about)."""
+    return job["status"] != JobStatus.QUEUED or bool(job["provider_task_id"])
 
 
 async def ask_provider(deps: Deps, job: Row) -> Outcome:

@@ -37,12 +37,15 @@ UPDATE jobs SET status = 'submitted', submitted_at = coalesce(submitted_at, ?2),
                 last_error = NULL, provider_task_id = ?4, provider_handle = ?5, submit_unknown_at = NULL
 WHERE id = ?1 AND status = 'queued' AND provider_task_id = ''
 """
+# Waiting for room under its provider's limits (not a failed try: it never leads to failover).
+NOTE_WAITING = "UPDATE jobs SET updated_at = ?2, next_check_at = ?3 WHERE id = ?1 AND status = 'queued'"
 # The job moves to its next provider: a fresh attempt (new request, token and counters) under the
 # same job id; guarded by the provider it leaves, so two racing moves cannot both happen.
 MOVE_ON = f"""
 UPDATE jobs SET provider = ?2, model = ?3, task = ?4, params = ?5, provider_request = ?6, webhook_token = ?7,
                 expected_results = ?8, provider_task_id = '', provider_handle = NULL, submit_attempts = 0,
                 submit_unknown_at = NULL, status = 'queued', error = NULL, submitted_at = NULL, last_error = ?9,
+                slot_at = NULL,
                 candidates = ?10, attempts = json_insert(coalesce(attempts, '[]'), '$[#]', json(?11)),
                 next_check_at = ?12, updated_at = ?13
 WHERE id = ?1 AND provider = ?14 AND status IN {OPEN_SQL}

@@ -15,7 +15,7 @@ from ig import logs
 from ig.deps import Deps, isoformat
 from ig.errors import ProviderRejected, ValidationFailed
 from ig.job_states import is_terminal
-from ig.jobs import callback_outbox, failover, idempotency, records
+from ig.jobs import callback_outbox, failover, idempotency, limits, records
 from ig.jobs.provider_events import INLINE_BODY_LIMIT, one_chunk, record_reply
 from ig.jobs.provider_requests import redacted_webhook_url, request_for
 from ig.jobs.resolution import resolve_job
@@ -139,6 +139,13 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
     through the queue; an unknown outcome does too where resending is safe, and otherwise waits
     for reconciliation; rejections fail the job (and, for a fresh API call, reach the caller)."""
     provider = provider_for(job["provider"], deps)
+    room = await limits.take_room(deps, job)
+    if not room.granted:
+        # Over the provider's limit: the job waits queued (its deadline still runs) and asks again.
+        later = isoformat(deps.clock() + timedelta(seconds=room.retry_in + deps.settings.quiet_seconds))
+        await deps.db.run(records.NOTE_WAITING, [job["id"], isoformat(deps.clock()), later])
+        await deps.queue.send({"type": "submit", "job_id": job["id"]}, delay_seconds=room.retry_in)
+        return Outcome.TRANSIENT
     began = isoformat(deps.clock())
     exchange = await provider.submit(await lineage.resolve(deps, request_for(job)))
     now_moment = deps.clock()

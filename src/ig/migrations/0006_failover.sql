@@ -7,3 +7,17 @@ ALTER TABLE jobs ADD COLUMN attempts TEXT;
 ALTER TABLE jobs ADD COLUMN failover_after_accept INTEGER NOT NULL DEFAULT 0;
 -- GET /v1/providers shows each provider's latest failure without scanning every job.
 CREATE INDEX jobs_failed_by_provider ON jobs (provider, completed_at) WHERE status = 'failed';
+
+-- Per-provider limits (IG_PROVIDER_LIMITS). A job holds one of its provider's concurrency slots
+-- from its first submit until it ends (slot_at); the claim is one guarded UPDATE, so concurrent
+-- Worker invocations can never exceed a cap, and it goes to the oldest waiting job first.
+ALTER TABLE jobs ADD COLUMN slot_at TEXT;
+CREATE INDEX jobs_holding_slots ON jobs (provider, status) WHERE slot_at IS NOT NULL;
+CREATE INDEX jobs_waiting_for_slots ON jobs (provider, seq) WHERE status = 'queued' AND slot_at IS NULL;
+-- Requests sent per provider per rate window (window = unix seconds // its length).
+CREATE TABLE provider_rates (
+    provider TEXT NOT NULL,
+    window INTEGER NOT NULL,
+    sent INTEGER NOT NULL,
+    PRIMARY KEY (provider, window)
+) WITHOUT ROWID;
