@@ -52,6 +52,11 @@ class Settings:
     """Per provider: at most this many jobs in flight, and at most this many submits per second or
     minute (``IG_PROVIDER_LIMITS=runware=4/s,fal=10,replicate=600/min``). Jobs beyond a limit stay
     queued and are sent as it allows, oldest first."""
+    circuit_failures: int = 5
+    """Transient failures of a provider within ``circuit_window_seconds`` that open its circuit."""
+    circuit_window_seconds: int = 60
+    circuit_open_seconds: int = 30
+    """How long an open circuit stays shut before one submit is let through to probe it."""
     replicate_prices: dict[str, float] = field(default_factory=dict)
     """USD per second of ``predict_time`` by model (``owner/name``): Replicate reports no cost, so
     a job's cost is estimated from these when given."""
@@ -134,6 +139,9 @@ class Settings:
             replicate_webhook_secret=text("REPLICATE_WEBHOOK_SECRET"),
             replicate_prices=_prices(text("IG_REPLICATE_PRICES")),
             provider_limits=_limits(text("IG_PROVIDER_LIMITS")),
+            circuit_failures=integer("IG_CIRCUIT_FAILURES", cls.circuit_failures),
+            circuit_window_seconds=integer("IG_CIRCUIT_WINDOW_SECONDS", cls.circuit_window_seconds),
+            circuit_open_seconds=integer("IG_CIRCUIT_OPEN_SECONDS", cls.circuit_open_seconds),
             public_url=public_url.rstrip("/") if public_url else None,
             api_token=text("IG_API_TOKEN"),
             signing_key=text("IG_SIGNING_KEY"),
@@ -174,6 +182,9 @@ SETTING_NAMES = (
     "REPLICATE_WEBHOOK_SECRET",
     "IG_REPLICATE_PRICES",
     "IG_PROVIDER_LIMITS",
+    "IG_CIRCUIT_FAILURES",
+    "IG_CIRCUIT_WINDOW_SECONDS",
+    "IG_CIRCUIT_OPEN_SECONDS",
     "IG_PUBLIC_URL",
     "IG_API_TOKEN",
     "IG_SIGNING_KEY",

@@ -4,6 +4,7 @@ bill twice, and says in its provenance how each provider went."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -166,3 +167,48 @@ async def test_a_lost_answer_is_resent_to_the_same_provider_never_failed_over(st
     job = await ig.wait((await ig.submit({**BODY, "provider": ["runware", "fal"]})).json()["id"], seconds=40)
     assert job["status"] == "succeeded" and job["provider"] == "runware"
     assert len(fake_runware.requests) >= 4 and fake_fal.submissions == []
+
+
+async def test_a_provider_that_keeps_failing_opens_its_circuit_which_failover_skips_until_a_probe(
+    start_ig, fake_fal, fake_replicate
+):
+    fake_fal.fail_submits(503, count=5)
+    ig = await start_ig(
+        None, circuit_failures=5, circuit_open_seconds=1, time_scale=0.01, **all_three(None, fake_fal, fake_replicate)
+    )
+    # One fal-only job keeps retrying through five 503s: the fifth opens fal's circuit.
+    lone = await ig.wait((await ig.submit({**BODY, "provider": "fal"})).json()["id"], seconds=30)
+    assert lone["status"] == "succeeded" and len(fake_fal.submissions) == 6
+    # (its sixth try was the probe after the pause, and its success closed the circuit again)
+    circuit = {p["name"]: p["circuit"] for p in (await ig.client.get("/v1/providers")).json()["items"]}["fal"]
+    assert circuit["state"] == "closed" and circuit["failures"] == 0
+
+    fake_fal.fail_submits(503, count=None)  # fal is down now: five fal-only jobs' failures open it
+    for _ in range(5):
+        await ig.submit({**BODY, "provider": "fal"})
+    await until_open(ig)
+    body = {"model": "flux-schnell", "params": {"prompt": "while fal is down"}, "provider": ["fal", "replicate"]}
+    job = await ig.wait((await ig.submit(body)).json()["id"])
+    assert job["status"] == "succeeded" and outcomes(job) == [("fal", "unavailable"), ("replicate", "succeeded")]
+    assert job["attempts"][0]["error"]["code"] == "circuit_open"
+    assert "while fal is down" not in [s.body.get("prompt") for s in fake_fal.submissions]  # skipped, not tried
+
+    fake_fal.submit_faults.clear()  # fal is back; after the pause, a submit probes it and closes the circuit
+    await asyncio.sleep(1.1)
+    body = {**body, "params": {"prompt": "after the pause"}}
+    job = await ig.wait((await ig.submit(body)).json()["id"])
+    assert job["status"] == "succeeded" and job["provider"] == "fal"
+    circuit = {p["name"]: p["circuit"] for p in (await ig.client.get("/v1/providers")).json()["items"]}["fal"]
+    assert circuit["state"] == "closed"
+
+
+async def until_open(ig) -> None:
+    async def state() -> str:
+        items = (await ig.client.get("/v1/providers")).json()["items"]
+        return {p["name"]: p["circuit"]["state"] for p in items}["fal"]
+
+    for _ in range(200):
+        if await state() == "open":
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("fal's circuit never opened")

@@ -81,7 +81,9 @@ def provider_list(
                 },
                 "aliases": sum(1 for alias in catalogue.ALIASES if catalogue.runs_on(alias, name)),
                 "api_url": _api_url(name, settings),
-                **activity.get(name, {"in_flight": 0, "last_error": None}),
+                "in_flight": activity.get(name, {}).get("in_flight", 0),
+                "last_error": activity.get(name, {}).get("last_error"),
+                "circuit": activity.get(name, {}).get("circuit") or {"state": "closed", "failures": 0},
             }
         )
     return {"items": items}

@@ -15,7 +15,7 @@ from ig.completion import callbacks, webhooks
 from ig.deps import Deps, isoformat
 from ig.errors import FieldError, Forbidden, Gone, IgError, NotFound, RangeNotSatisfiable, ValidationFailed
 from ig.job_states import TERMINAL_STATUSES
-from ig.jobs import batches, cancellation, idempotency, presets, records, submission
+from ig.jobs import batches, cancellation, circuits, idempotency, presets, records, submission
 from ig.jobs.requests import PRESET_NAME_PATTERN, BatchRequest, provider_errors
 from ig.library import artifacts, content, lineage, uploads, usage
 from ig.library.filters import parse_filters
@@ -96,6 +96,8 @@ async def list_providers(deps: Deps, request: ApiRequest) -> ApiResponse:
         if problems:
             unavailable[name] = problems[0].message
     activity = await records.provider_activity(deps.db, PROVIDERS)
+    for name, circuit in (await circuits.states(deps.db)).items():
+        activity.setdefault(name, {})["circuit"] = circuit
     return json_response(200, catalogue_lists.provider_list(unavailable, deps.settings, activity))
 
 

@@ -518,6 +518,10 @@ class ProviderInfo(BaseModel):
     """Jobs it has accepted that have not finished."""
     last_error: dict[str, Any] | None
     """Its latest failed job: ``job_id``, ``at`` and the job's error."""
+    circuit: dict[str, Any]
+    """``state``: ``closed``; ``open`` after repeated transient failures (failover skips it, its
+    other jobs wait); ``probing`` while one submit tests it. With ``failures``, ``opened_at`` and
+    the ``last_error`` that counted."""
 
 
 class ProviderList(BaseModel):

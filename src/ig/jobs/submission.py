@@ -13,9 +13,9 @@ from typing import Any
 
 from ig import logs
 from ig.deps import Deps, isoformat
-from ig.errors import ProviderRejected, ValidationFailed
+from ig.errors import ProviderErrorInfo, ProviderRejected, ValidationFailed
 from ig.job_states import is_terminal
-from ig.jobs import callback_outbox, failover, idempotency, limits, records
+from ig.jobs import callback_outbox, circuits, failover, idempotency, limits, records
 from ig.jobs.provider_events import INLINE_BODY_LIMIT, one_chunk, record_reply
 from ig.jobs.provider_requests import redacted_webhook_url, request_for
 from ig.jobs.resolution import resolve_job
@@ -139,13 +139,16 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
     through the queue; an unknown outcome does too where resending is safe, and otherwise waits
     for reconciliation; rejections fail the job (and, for a fresh API call, reach the caller)."""
     provider = provider_for(job["provider"], deps)
+    gate = await circuits.gate(deps, job["provider"])
+    if gate.open and failover.has_next(job):
+        # Somewhere else to go: leave now. A job with nowhere else keeps its own backoff, each
+        # retry one more probe of the provider.
+        info = ProviderErrorInfo("circuit_open", f"{job['provider']} kept failing: its circuit is open")
+        if await failover.move_on(deps, job, "unavailable", info):
+            return await _submit_moved(deps, job["id"], raise_rejection)
     room = await limits.take_room(deps, job)
     if not room.granted:
-        # Over the provider's limit: the job waits queued (its deadline still runs) and asks again.
-        later = isoformat(deps.clock() + timedelta(seconds=room.retry_in + deps.settings.quiet_seconds))
-        await deps.db.run(records.NOTE_WAITING, [job["id"], isoformat(deps.clock()), later])
-        await deps.queue.send({"type": "submit", "job_id": job["id"]}, delay_seconds=room.retry_in)
-        return Outcome.TRANSIENT
+        return await _wait(deps, job, room.retry_in)
     began = isoformat(deps.clock())
     exchange = await provider.submit(await lineage.resolve(deps, request_for(job)))
     now_moment = deps.clock()
@@ -153,6 +156,10 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
     if exchange.reply.read_whole:
         await record_reply(deps, job["id"], "submit", exchange.reply)
     outcome, info = exchange.outcome, exchange.error
+    if outcome in (Outcome.TRANSIENT, Outcome.UNKNOWN) and info is not None:
+        await circuits.failed(deps, job["provider"], info)
+    elif gate.troubled:
+        await circuits.succeeded(deps, job["provider"])  # it answered: the trouble is over
     if outcome is Outcome.ACCEPTED:
         quiet = isoformat(now_moment + timedelta(seconds=deps.settings.quiet_seconds))
         handle = json.dumps(exchange.handle) if exchange.handle is not None else None
@@ -190,6 +197,15 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
             raise ValidationFailed(fields, job_id=job["id"], provider_error=info.to_json())
         raise ProviderRejected(info, job["id"])
     return outcome
+
+
+async def _wait(deps: Deps, job: Row, seconds: int) -> Outcome:
+    """The job cannot be sent now (its provider's circuit is open, or it is at its limits): it
+    stays queued, its deadline still running, and asks again."""
+    later = isoformat(deps.clock() + timedelta(seconds=seconds + deps.settings.quiet_seconds))
+    await deps.db.run(records.NOTE_WAITING, [job["id"], isoformat(deps.clock()), later])
+    await deps.queue.send({"type": "submit", "job_id": job["id"]}, delay_seconds=seconds)
+    return Outcome.TRANSIENT
 
 
 async def _submit_moved(deps: Deps, job_id: str, raise_rejection: bool) -> Outcome:

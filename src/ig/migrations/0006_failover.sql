@@ -21,3 +21,14 @@ CREATE TABLE provider_rates (
     sent INTEGER NOT NULL,
     PRIMARY KEY (provider, window)
 ) WITHOUT ROWID;
+
+-- A circuit per provider: opened by repeated transient failures within a window, closed again by
+-- a successful probe. While open, failover skips the provider and its single-provider jobs wait.
+CREATE TABLE provider_circuits (
+    provider TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,            -- transient failures since window_start
+    window_start TEXT NOT NULL,
+    opened_at TEXT,                       -- set while open
+    probe_at TEXT,                        -- the one submit let through to test an open circuit
+    last_error TEXT                       -- JSON, the failure that counted last
+) WITHOUT ROWID;

@@ -1,0 +1,256 @@
+"""Per-provider limits (``IG_PROVIDER_LIMITS``) on the Worker runtime: src/entry.py on Pyodide with
+Miniflare's D1, R2 and the harness's queue model, against the fake fal (``fixtures/fake_fal.py``)
+over loopback, jobs completing by queue-driven polls (no public URL).
+
+Everything that could race runs at once inside the Worker, as concurrent invocations would: a
+burst of API requests through the entrypoint's own fetch, then rounds in which every pending queue
+message is handled at the same time (each with its own ``Deps``, as separate consumer invocations
+have). A job claims a concurrency slot with one guarded UPDATE on D1, so no interleaving may put
+more jobs in flight than the cap; a request rate is one guarded upsert per submit. What fal saw
+is read from the fake, rows and objects from Node (D1, R2), never through ig."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import time
+from typing import Any
+
+import pytest
+from fixtures.fake_fal import FakeFal
+
+from ig.job_states import OPEN_SQL
+
+from .ig_worker import BASE, IgWorker
+
+ENDPOINT = "fal-ai/flux/schnell"
+
+
+def job_body(n: int) -> dict[str, Any]:
+    return {"model": "flux-schnell", "provider": "fal", "params": {"prompt": f"lighthouse {n}", "num_outputs": 1}}
+
+
+# Runs inside the Worker's interpreter (``eval_python``): every request at once, each through the
+# entrypoint's own fetch (Default.fetch, on its own Request), so their D1 and queue calls
+# interleave as concurrent requests do. The last expression is the answers as JSON.
+CONCURRENT_REQUESTS = """
+import asyncio
+import json
+import types
+
+import js
+from pyodide.ffi import to_js
+from workers import python_from_rpc
+
+(requests,) = json.loads(ARGS)
+worker = types.SimpleNamespace(env=env)  # all Default.fetch reads from its instance
+
+
+async def send(method, url, body):
+    init = {"method": method, "headers": {"content-type": "application/json"}, "body": body}
+    request = python_from_rpc(js.Request.new(url, to_js(init, dict_converter=js.Object.fromEntries)))
+    response = await mod.Default.fetch(worker, request)
+    return response.status, await response.text()
+
+
+json.dumps(await asyncio.gather(*(send(*r) for r in requests)))
+"""
+
+# Handles every given message at once, each as its own consumer invocation would (its own Deps).
+# The last expression is what the consumer decided for each, as JSON.
+CONCURRENT_MESSAGES = """
+import asyncio
+import json
+
+from ig.adapters.cloudflare import bootstrap
+from ig.completion.consumer import handle_message
+
+(messages,) = json.loads(ARGS)
+decisions = await asyncio.gather(
+    *(handle_message(bootstrap.deps_from_env(env), "ig-jobs", m["body"], m["attempts"]) for m in messages)
+)
+json.dumps([type(d).__name__ for d in decisions])
+"""
+
+# Test-only audit on D1: right after every claim of a slot, in the same statement, the number of
+# the provider's open jobs holding one. Holders only grow by a claim, so the largest number ever
+# written here is the most D1 ever had at once, with no gap between samples. Dropped again by
+# the test (``ig.reset`` empties only ig's own tables).
+SLOT_AUDIT = f"""
+CREATE TABLE test_slot_audit (n INTEGER NOT NULL, job_id TEXT NOT NULL);
+CREATE TRIGGER test_slot_audit_claims AFTER UPDATE OF slot_at ON jobs
+WHEN OLD.slot_at IS NULL AND NEW.slot_at IS NOT NULL
+BEGIN
+    INSERT INTO test_slot_audit (n, job_id)
+    SELECT count(*), NEW.id FROM jobs
+    WHERE provider = NEW.provider AND slot_at IS NOT NULL AND status IN {OPEN_SQL};
+END;
+"""
+DROP_SLOT_AUDIT = "DROP TRIGGER IF EXISTS test_slot_audit_claims; DROP TABLE IF EXISTS test_slot_audit;"
+HOLDING_SLOTS = f"SELECT count(*) AS n FROM jobs WHERE provider = 'fal' AND slot_at IS NOT NULL AND status IN {OPEN_SQL}"
+
+
+@pytest.fixture
+def fal(ig: IgWorker, fake_fal: FakeFal) -> FakeFal:
+    """The session's Worker (emptied by ``ig``) pointed at this test's fake fal, polling it."""
+    ig.configure(
+        FAL_KEY=fake_fal.api_key,
+        FAL_QUEUE_URL=fake_fal.queue_url,
+        FAL_API_URL=fake_fal.api_url,
+        FAL_JWKS_URL=fake_fal.jwks_url,
+        IG_PUBLIC_URL=None,  # no webhooks: a request ends when the Worker polls it to COMPLETED
+    )
+    return fake_fal
+
+
+@pytest.fixture
+def slot_audit(ig: IgWorker) -> Any:
+    ig.tables()  # ig's own tables are listed (and cached) before the audit table exists
+    ig.h.apply_sql(sql=SLOT_AUDIT)
+    try:
+        yield lambda: ig.rows("SELECT n, job_id FROM test_slot_audit")
+    finally:
+        ig.h.apply_sql(sql=DROP_SLOT_AUDIT)
+
+
+def _eval(ig: IgWorker, code: str, *args: Any) -> Any:
+    """Run ``code`` in the Worker with ``ARGS``; its last expression (a JSON string) decoded."""
+    return json.loads(ast.literal_eval(ig.h.eval_python(f"ARGS = {json.dumps(json.dumps(args))}\n" + code)))
+
+
+def submit_at_once(ig: IgWorker, bodies: list[dict[str, Any]]) -> list[str]:
+    """POST every body to /v1/jobs at once inside the Worker; all must be 202. The job ids."""
+    answers = _eval(ig, CONCURRENT_REQUESTS, [["POST", f"{BASE}/v1/jobs", json.dumps(b)] for b in bodies])
+    assert [status for status, _ in answers] == [202] * len(bodies), answers
+    return [json.loads(text)["id"] for _, text in answers]
+
+
+def handle_pending_at_once(ig: IgWorker) -> list[dict[str, Any]]:
+    """Take every message waiting on ig-jobs (delays are not waited for) and handle them all at
+    once inside the Worker; each must be acked. The messages handled."""
+    pending = ig.h.queue_pending()
+    assert pending["ig-jobs-dlq"] == [], pending["ig-jobs-dlq"]
+    messages = pending["ig-jobs"]
+    if not messages:
+        return []
+    ig.h.queue_clear()  # taken: what the handlers send lands in the emptied queue
+    decisions = _eval(ig, CONCURRENT_MESSAGES, [{"body": m["body"], "attempts": m["attempts"]} for m in messages])
+    assert decisions == ["Ack"] * len(messages), [(m["body"], d) for m, d in zip(messages, decisions, strict=True)]
+    return messages
+
+
+def most_at_once(fake: FakeFal) -> int:
+    """The most requests fal held at once (sent, not yet ended); an end and a send in the same
+    millisecond count as one after the other."""
+    edges = []
+    for request in fake.requests.values():
+        edges += [(request.sent_at, 1), (request.ended_at or math.inf, -1)]
+    running = peak = 0
+    for _, step in sorted(edges):
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def assert_all_stored(ig: IgWorker, fake: FakeFal, job_ids: list[str]) -> None:
+    """Every job succeeded on fal, each with its own request (sent once, billed once) and its one
+    image in R2 byte for byte; nothing else in the bucket."""
+    jobs = {row["id"]: row for row in ig.rows("SELECT * FROM jobs")}
+    assert sorted(jobs) == sorted(job_ids)
+    assert {j["status"] for j in jobs.values()} == {"succeeded"}, [
+        (j["id"], j["status"], j["last_error"]) for j in jobs.values() if j["status"] != "succeeded"
+    ]
+    assert len(fake.submissions) == len(fake.requests) == len(fake.billed) == len(job_ids)
+    assert sorted(j["provider_task_id"] for j in jobs.values()) == sorted(fake.requests)
+    artifacts = ig.rows("SELECT * FROM artifacts ORDER BY job_id")
+    assert sorted(a["job_id"] for a in artifacts) == sorted(job_ids)
+    for artifact in artifacts:
+        request = fake.requests[jobs[artifact["job_id"]]["provider_task_id"]]
+        assert request.endpoint_id == ENDPOINT and request.state == "COMPLETED"
+        [image] = request.output["images"]
+        served = fake.media[image["url"].rsplit("/", 1)[1]]
+        assert artifact["source_url"] == image["url"]
+        assert artifact["size"] == len(served) and artifact["sha256"] == hashlib.sha256(served).hexdigest()
+        assert ig.blob(artifact["blob_key"])["body"] == served
+    assert sorted(ig.h.r2_keys()) == sorted(a["blob_key"] for a in artifacts)
+
+
+# ---------------------------------------------------------------------------------------------- concurrency cap
+
+
+def test_a_concurrent_burst_against_a_cap_of_5_never_has_more_than_5_at_fal_or_holding_slots(
+    ig, fal, slot_audit, figure
+):
+    burst, cap = 40, 5
+    ig.configure(IG_PROVIDER_LIMITS=f"fal={cap}")
+    started = time.monotonic()
+
+    job_ids = submit_at_once(ig, [job_body(n) for n in range(burst)])
+    holding = [ig.rows(HOLDING_SLOTS)[0]["n"]]
+    assert 1 <= holding[0] <= cap and len(fal.submissions) == holding[0]
+
+    rounds = handled = 0
+    print("burst", time.monotonic() - started)
+    while messages := handle_pending_at_once(ig):
+        print(len(messages), sorted({m["body"]["type"] for m in messages}), time.monotonic() - started)
+        rounds += 1
+        handled += len(messages)
+        holding.append(ig.rows(HOLDING_SLOTS)[0]["n"])
+        assert holding[-1] <= cap, holding
+        assert rounds < 200, f"still {len(messages)} messages after {rounds} rounds"
+    seconds = time.monotonic() - started
+
+    assert_all_stored(ig, fal, job_ids)
+    peak = most_at_once(fal)
+    assert peak == cap  # the cap was used, and never exceeded at fal
+    claims = slot_audit()
+    assert sorted(c["job_id"] for c in claims) == sorted(job_ids)  # each job claimed once
+    assert max(c["n"] for c in claims) == cap and max(holding) == cap  # and D1 never held more
+    assert holding[-1] == 0  # every slot came back
+    figure(
+        "limits (Worker)",
+        f"{burst} concurrent submits against fal={cap}, then {rounds} rounds handling {handled} queue messages "
+        f"at once: at most {peak} in flight at fal, at most {max(c['n'] for c in claims)} slots held on D1, "
+        f"all succeeded with their images in R2 ({seconds:.1f} s)",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- request rate
+
+
+def _sleep_until_second_fraction(fraction: float) -> None:
+    """Sleep to ``fraction`` of a second: the current second if not past it, else the next."""
+    now = time.time()
+    target = math.floor(now) + fraction
+    time.sleep(target - now if target > now else target + 1 - now)
+
+
+def test_a_concurrent_burst_against_a_rate_of_2_per_second_sends_at_most_2_in_any_second(ig, fal, figure):
+    burst, rate = 6, 2
+    ig.configure(IG_PROVIDER_LIMITS=f"fal={rate}/s")
+    # Every step that may submit starts early in a second and is over well before it ends, so a
+    # submit fal receives falls in the same second as the Worker's window it was counted in.
+    _sleep_until_second_fraction(0.05)
+    job_ids = submit_at_once(ig, [job_body(n) for n in range(burst)])
+    assert len(fal.submissions) == rate  # the rest wait, queued
+
+    rounds = 0
+    while True:
+        _sleep_until_second_fraction(next(f for f in (0.05, 0.35, 0.65, 1.05) if f > time.time() % 1))
+        if not handle_pending_at_once(ig):
+            break
+        rounds += 1
+        assert rounds < 60, "the burst did not complete"
+
+    assert_all_stored(ig, fal, job_ids)
+    per_second: dict[int, int] = {}
+    for submission in fal.submissions:
+        per_second[int(submission.at)] = per_second.get(int(submission.at), 0) + 1
+    assert max(per_second.values()) == rate and len(per_second) == burst // rate, per_second
+    figure(
+        "limits (Worker)",
+        f"{burst} concurrent submits against fal={rate}/s: fal got {sorted(per_second.values())} per second "
+        f"over {len(per_second)} seconds, all succeeded",
+    )
