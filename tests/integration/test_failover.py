@@ -212,3 +212,23 @@ async def until_open(ig) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("fal's circuit never opened")
+
+
+async def test_a_deep_health_check_tries_each_configured_providers_key(
+    start_ig, fake_runware, fake_fal, fake_replicate
+):
+    ig = await start_ig(fake_runware, api_token="t0ken", **all_three(None, fake_fal, fake_replicate))
+    assert (await ig.client.get("/healthz")).json() == {"status": "ok"}  # the shallow check stays public
+    assert (await ig.client.get("/healthz", params={"deep": "1"})).status_code == 401  # it reaches the providers
+    auth = {"authorization": "Bearer t0ken"}
+    healthy = await ig.client.get("/healthz", params={"deep": "1"}, headers=auth)
+    assert healthy.status_code == 200, healthy.text
+    body = healthy.json()
+    assert body["status"] == "ok" and set(body["providers"]) == {"runware", "fal", "replicate"}
+    assert all(check["ok"] and check["detail"] is None for check in body["providers"].values())
+    fake_fal.api_key = "rotated-elsewhere"  # ig's fal key is no longer taken
+    degraded = await ig.client.get("/healthz", params={"deep": "1"}, headers=auth)
+    assert degraded.status_code == 503 and degraded.json()["status"] == "degraded"
+    checks = degraded.json()["providers"]
+    assert checks["fal"]["ok"] is False and checks["fal"]["detail"] and checks["runware"]["ok"] is True
+    assert fake_runware.tasks == {} and fake_fal.submissions == [] and fake_replicate.creations == []  # nothing spent

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from ig.api import bounds, catalogue_lists, multipart
-from ig.api.http import ApiRequest, ApiResponse, json_response, problem_body
+from ig.api.http import ApiRequest, ApiResponse, json_response, problem_body, require_bearer
 from ig.completion import callbacks, webhooks
 from ig.deps import Deps, isoformat
 from ig.errors import FieldError, Forbidden, Gone, IgError, NotFound, RangeNotSatisfiable, ValidationFailed
@@ -20,13 +20,26 @@ from ig.jobs.requests import PRESET_NAME_PATTERN, BatchRequest, provider_errors
 from ig.library import artifacts, content, lineage, uploads, usage
 from ig.library.filters import parse_filters
 from ig.library.views import job_view
-from ig.providers.registry import PROVIDERS
+from ig.providers.registry import PROVIDERS, provider_for
 from ig.safe_json import decode_json_body, parse_json_body
 from ig.validation import parse_model
 
 
 async def healthz(deps: Deps, request: ApiRequest) -> ApiResponse:
-    return json_response(200, {"status": "ok"})
+    """``?deep=1`` also checks each configured provider's credentials with its cheapest call (it
+    reaches the providers, so it needs the API token when the service has one)."""
+    if request.arg("deep") not in ("1", "true"):
+        return json_response(200, {"status": "ok"})
+    require_bearer(deps, request)
+    checks = {}
+    for name in PROVIDERS:
+        if name == "mock" or provider_errors(name, deps.settings):
+            continue
+        started = time.perf_counter()
+        problem = await provider_for(name, deps).check_credentials()
+        checks[name] = {"ok": problem is None, "detail": problem, "ms": round((time.perf_counter() - started) * 1000)}
+    healthy = all(check["ok"] for check in checks.values())
+    return json_response(200 if healthy else 503, {"status": "ok" if healthy else "degraded", "providers": checks})
 
 
 async def create_job(deps: Deps, request: ApiRequest) -> ApiResponse:

@@ -148,8 +148,14 @@ class Router:
 
 
 def check_bearer(deps: Deps, request: ApiRequest) -> None:
+    if request.path.startswith("/v1/"):
+        require_bearer(deps, request)
+
+
+def require_bearer(deps: Deps, request: ApiRequest) -> None:
+    """The API token, when the service has one (also for public routes' privileged forms)."""
     token = deps.settings.api_token
-    if not token or not request.path.startswith("/v1/"):
+    if not token:
         return
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")

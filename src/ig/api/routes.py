@@ -32,7 +32,18 @@ IDEMPOTENCY_KEY = (
 
 ROUTER = Router(
     [
-        Route("GET", "/healthz", handlers.healthz, summary="Health check", tag="service", response="Health"),
+        Route(
+            "GET",
+            "/healthz",
+            handlers.healthz,
+            summary="Health check",
+            description="`?deep=1` also checks each configured provider's credentials with its cheapest call: "
+            "200 when all take ig's key, 503 (`degraded`) when any does not.",
+            tag="service",
+            query="HealthQuery",
+            response="Health",
+            other_statuses=(503,),
+        ),
         Route(
             "GET",
             "/openapi.json",

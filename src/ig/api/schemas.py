@@ -589,10 +589,28 @@ class PresetList(BaseModel):
 # --- small answers -------------------------------------------------------------------------------
 
 
+class ProviderCheck(BaseModel):
+    model_config = _CONFIG
+
+    ok: bool
+    detail: str | None
+    """Why the provider did not take ig's key (or could not be reached)."""
+    ms: int
+
+
 class Health(BaseModel):
     model_config = _CONFIG
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    providers: dict[str, ProviderCheck] = absent()
+    """With ``?deep=1``: each configured provider's credentials, checked with its cheapest call."""
+
+
+class HealthQuery(BaseModel):
+    model_config = _CONFIG
+
+    deep: bool = absent()
+    """Also check each configured provider's credentials (needs the API token when one is set; 503 when any fails)."""
 
 
 class WebhookReceipt(BaseModel):

@@ -266,6 +266,10 @@ class Provider(Dialect, Protocol):
 
     def open_output(self, url: str) -> AsyncIterator[bytes]: ...
 
+    async def check_credentials(self) -> str | None:
+        """Its cheapest call that needs ig's key: None when the provider takes the key, else why not."""
+        ...
+
 
 def host_allowed(url: str, allowed: tuple[str, ...]) -> bool:
     """https to an allowed host; plain http only to an allowed loopback host (local testing)."""

@@ -68,6 +68,9 @@ class MockProvider(runware.SpeaksRunware):
     async def cancel(self, request: dict[str, Any], provider_id: str, handle: dict[str, Any] | None) -> Cancelled:
         return Cancelled(detail="the mock has nothing to stop")
 
+    async def check_credentials(self) -> str | None:
+        return None
+
     async def reconcile(
         self, request: dict[str, Any], sent_after: datetime, claimed: Callable[[list[str]], Awaitable[set[str]]]
     ) -> Reconciled:

@@ -257,6 +257,11 @@ class FalProvider(SpeaksFal):
             return Reconciled(problem=info)
         return Reconciled(absent=True)
 
+    async def check_credentials(self) -> str | None:
+        url = f"{self._settings.fal_api_url}/models/pricing?" + urlencode({"endpoint_id": "fal-ai/flux/schnell"})
+        reply, _ = await self._call("GET", url)
+        return None if reply.status == 200 else _transient(reply).message
+
     def open_output(self, url: str) -> AsyncIterator[bytes]:
         return download(self._http, url, self._settings.media_hosts)
 

@@ -196,5 +196,11 @@ class ReplicateProvider(SpeaksReplicate):
         handle = {k: urls[k] for k in ("get", "cancel") if isinstance(urls.get(k), str)} or None
         return Reconciled(provider_id=str(chosen["id"]), handle=handle)
 
+    async def check_credentials(self) -> str | None:
+        reply = await self._call("GET", self._url("/predictions"))
+        if reply.status == 200:
+            return None
+        return protocol.error_info(reply.body, reply.status).message if reply.status else reply.transport_error
+
     def open_output(self, url: str) -> AsyncIterator[bytes]:
         return download(self._http, url, self._settings.media_hosts)

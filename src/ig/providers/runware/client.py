@@ -104,6 +104,11 @@ class RunwareProvider(runware.SpeaksRunware):
     ) -> Reconciled:
         raise NotImplementedError("a Runware task is safe to resend: it is never reconciled")
 
+    async def check_credentials(self) -> str | None:
+        reply = await self._post([{"taskType": "authentication", "apiKey": self._settings.runware_api_key or ""}])
+        outcome, error = runware.classify(reply)
+        return None if outcome is Outcome.ACCEPTED else (error.message if error else f"HTTP {reply.status}")
+
     def open_output(self, url: str) -> AsyncIterator[bytes]:
         if url.startswith(MOCK_SCHEME):
             raise MediaRefused("mock outputs are only accepted for mock jobs")
