@@ -232,3 +232,18 @@ async def test_a_deep_health_check_tries_each_configured_providers_key(
     checks = degraded.json()["providers"]
     assert checks["fal"]["ok"] is False and checks["fal"]["detail"] and checks["runware"]["ok"] is True
     assert fake_runware.tasks == {} and fake_fal.submissions == [] and fake_replicate.creations == []  # nothing spent
+
+
+async def test_auto_tries_the_provider_whose_recent_jobs_cost_least_first(start_ig, fake_fal, fake_replicate):
+    # Replicate's estimate (1.5 s x 0.0001) undercuts fal's billed 0.025 per image.
+    settings = {
+        **all_three(None, fake_fal, fake_replicate),
+        "replicate_prices": {"black-forest-labs/flux-schnell": 0.0001},
+    }
+    ig = await start_ig(None, **settings)
+    first = await ig.wait((await ig.submit({**BODY, "provider": "auto"})).json()["id"])
+    assert first["provider"] == "fal"  # nothing priced yet: the usual order
+    on_replicate = await ig.wait((await ig.submit({**BODY, "provider": "replicate"})).json()["id"])
+    assert on_replicate["cost"] < first["cost"]
+    cheapest = await ig.wait((await ig.submit({**BODY, "provider": "auto"})).json()["id"])
+    assert cheapest["provider"] == "replicate" and cheapest["providers_left"] == ["fal"]

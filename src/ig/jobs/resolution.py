@@ -113,6 +113,8 @@ async def resolve_job(db: Database, settings: Settings, data: Any) -> ResolvedJo
             candidates.append(found)
         else:
             ineligible.append((name, found))
+    if provider == "auto":
+        candidates = await _cheapest_first(db, candidates)
     if not candidates:
         # One provider: its problems, field by field. Several: the first one's, and why each other was out.
         errors += ineligible[0][1]
@@ -185,6 +187,26 @@ def _candidate(
     return Candidate(
         provider, choice.model, choice.task, native, choice.alias, dialect.default_timeout(choice.task, choice.model)
     )
+
+
+RECENT_COST = """
+SELECT avg(c) AS cost FROM (
+    SELECT (SELECT sum(r.cost) FROM results r WHERE r.job_id = j.id) AS c
+    FROM jobs j WHERE j.model = ?1 AND j.provider = ?2 AND j.status = 'succeeded'
+    ORDER BY j.seq DESC LIMIT 20
+) WHERE c IS NOT NULL
+"""
+
+
+async def _cheapest_first(db: Database, candidates: list[Candidate]) -> list[Candidate]:
+    """``auto``'s order: by what the model cost per job on each provider lately (ig keeps every
+    job's cost), cheapest first; a provider with no priced job yet comes after, in the usual order."""
+    costs = {}
+    for candidate in candidates:
+        row = await db.first(RECENT_COST, [candidate.model, candidate.provider])
+        costs[candidate.provider] = row["cost"] if row and row["cost"] is not None else None
+    known = sorted((c for c in candidates if costs[c.provider] is not None), key=lambda c: costs[c.provider])
+    return known + [c for c in candidates if costs[c.provider] is None]
 
 
 def _summary(problems: list[FieldError]) -> str:
