@@ -264,6 +264,35 @@ def test_a_concurrent_burst_against_a_cap_of_5_never_has_more_than_5_at_fal_or_h
     )
 
 
+def test_two_submit_messages_for_one_waiting_job_handled_at_once_send_it_to_fal_once(ig, fal):
+    """A waiting job gets a submit message each time a slot frees (``wake_waiting``) besides its
+    own delayed retry, so two invocations may handle it at once. Only one may send it: the other
+    finds the slot taken by the first, which has not heard back from fal yet."""
+    fal.statuses_before_done = 0
+    fal.run_unpolled_after = FAL_RUN_SECONDS
+    ig.configure(IG_PROVIDER_LIMITS="fal=1")
+    bodies = [job_body(0), job_body(1)]
+    first, waiting = submit_at_once(ig, bodies)
+    [retry] = [m for m in ig.h.queue_pending()["ig-jobs"] if m["body"]["type"] == "submit"]
+    assert retry["body"] == {"type": "submit", "job_id": waiting} and retry["delaySeconds"] > 0
+    assert handle_pending_at_once(ig)[0]["body"]["type"] == "poll"  # the first job ends at fal and in ig
+    assert ig.job(first)["status"] == "succeeded"
+    wake = [m for m in ig.h.queue_pending()["ig-jobs"] if not m["delaySeconds"]]
+    assert [m["body"] for m in wake] == [{"type": "submit", "job_id": waiting}]
+
+    # The wake and the job's own retry (as if its delay had passed) are handled together, the
+    # retry starting while fal is still answering the submit the wake made.
+    fal.hang_submits(FAL_SUBMIT_SECONDS, count=None)
+    ig.h.queue_clear()
+    decisions = _eval(ig, CONCURRENT_MESSAGES, [wake[0], retry], FAL_SUBMIT_SECONDS / 3)
+    assert decisions == ["Ack", "Ack"]
+    assert_each_sent_once(fal, bodies)
+    assert most_at_once(fal) == 1
+    while handle_pending_at_once(ig):
+        pass
+    assert_all_stored(ig, fal, [first, waiting])
+
+
 # ---------------------------------------------------------------------------------------------- request rate
 
 
