@@ -40,7 +40,8 @@ CREATE TABLE jobs (
     candidates TEXT,                      -- JSON, the providers the job may still fail over to, resolved
     attempts TEXT,                        -- JSON, every provider the job was sent to: time, outcome, error
     failover_after_accept INTEGER NOT NULL DEFAULT 0, -- the consumer accepts paying twice rather than waiting
-    slot_at TEXT                          -- when it took one of its provider's concurrency slots (IG_PROVIDER_LIMITS)
+    slot_at TEXT,                         -- when it took one of its provider's concurrency slots (IG_PROVIDER_LIMITS)
+    sending_at TEXT                       -- while one invocation sends its request: no other may
 );
 CREATE INDEX jobs_by_created ON jobs (created_at);
 CREATE INDEX jobs_by_model ON jobs (model, seq);

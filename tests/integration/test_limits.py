@@ -84,3 +84,18 @@ async def test_a_request_rate_is_never_exceeded_in_any_window(start_ig, fake_fal
     for submission in fake_fal.submissions:
         per_second[int(submission.at)] = per_second.get(int(submission.at), 0) + 1
     assert max(per_second.values()) <= 3 and len(per_second) >= 3
+
+
+async def test_two_submit_messages_for_one_job_handled_at_once_send_it_once(start_ig, fake_fal):
+    """fal has no idempotency key: a duplicated or concurrent submit message must not send the job
+    twice. One invocation holds the send; the other sends nothing."""
+    from ig.completion.consumer import resubmit
+
+    fake_fal.fail_submits(503)  # the first try fails: the job is queued with a retry on its way
+    ig = await start_ig(None, webhooks=False, background=False, **fal_settings(fake_fal, ""))
+    job_id = (await ig.submit(BODY)).json()["id"]
+    fake_fal.hang_submits(0.3, count=None)  # every answer now takes a while: the sends overlap
+    await asyncio.gather(*(resubmit(ig.runtime.deps, job_id) for _ in range(5)))
+    assert len(fake_fal.submissions) == 2 and len(fake_fal.requests) == 1  # the failed try, then one send
+    [row] = ig.rows("SELECT status, sending_at FROM jobs WHERE id = ?", (job_id,))
+    assert (row["status"], row["sending_at"]) == ("submitted", None)

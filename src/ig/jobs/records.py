@@ -27,7 +27,7 @@ SELECT_JOB = "SELECT * FROM jobs WHERE id = ?1"
 MARK_SUBMITTED = """
 UPDATE jobs SET status = 'submitted', submitted_at = ?2, updated_at = ?2, next_check_at = ?3,
                 submit_attempts = submit_attempts + 1, last_error = NULL, provider_task_id = ?4,
-                provider_handle = ?5, submit_unknown_at = NULL
+                provider_handle = ?5, submit_unknown_at = NULL, sending_at = NULL
 WHERE id = ?1 AND status = 'queued'
 """
 # The request was found at the provider (a webhook named it, or reconciliation did): adopted
@@ -38,14 +38,29 @@ UPDATE jobs SET status = 'submitted', submitted_at = coalesce(submitted_at, ?2),
 WHERE id = ?1 AND status = 'queued' AND provider_task_id = ''
 """
 # Waiting for room under its provider's limits (not a failed try: it never leads to failover).
-NOTE_WAITING = "UPDATE jobs SET updated_at = ?2, next_check_at = ?3 WHERE id = ?1 AND status = 'queued'"
+NOTE_WAITING = """
+UPDATE jobs SET updated_at = ?2, next_check_at = ?3, sending_at = NULL WHERE id = ?1 AND status = 'queued'
+"""
+# One invocation at a time sends a job's request: the rest of a duplicated or concurrent submit
+# find the lease taken and send nothing. A lease older than any send can take (its invocation
+# died) may be taken over only where resending is safe (?4); elsewhere it becomes an unknown
+# outcome, reconciled (STALE_SEND_UNKNOWN).
+CLAIM_SEND = """
+UPDATE jobs SET sending_at = ?2
+WHERE id = ?1 AND status = 'queued' AND submit_unknown_at IS NULL AND provider = ?5
+  AND (sending_at IS NULL OR (?4 AND sending_at < ?3))
+"""
+STALE_SEND_UNKNOWN = """
+UPDATE jobs SET submit_unknown_at = sending_at, sending_at = NULL, updated_at = ?2
+WHERE id = ?1 AND status = 'queued' AND submit_unknown_at IS NULL AND sending_at < ?3
+"""
 # The job moves to its next provider: a fresh attempt (new request, token and counters) under the
 # same job id; guarded by the provider it leaves, so two racing moves cannot both happen.
 MOVE_ON = f"""
 UPDATE jobs SET provider = ?2, model = ?3, task = ?4, params = ?5, provider_request = ?6, webhook_token = ?7,
                 expected_results = ?8, provider_task_id = '', provider_handle = NULL, submit_attempts = 0,
                 submit_unknown_at = NULL, status = 'queued', error = NULL, submitted_at = NULL, last_error = ?9,
-                slot_at = NULL,
+                slot_at = NULL, sending_at = NULL,
                 candidates = ?10, attempts = json_insert(coalesce(attempts, '[]'), '$[#]', json(?11)),
                 next_check_at = ?12, updated_at = ?13
 WHERE id = ?1 AND provider = ?14 AND status IN {OPEN_SQL}
@@ -53,7 +68,7 @@ WHERE id = ?1 AND provider = ?14 AND status IN {OPEN_SQL}
 # The submit's outcome is unknown: the sweeper reconciles at next_check_at instead of resending.
 NOTE_SUBMIT_UNKNOWN = """
 UPDATE jobs SET submit_attempts = submit_attempts + 1, last_error = ?2, updated_at = ?3, next_check_at = ?4,
-                submit_unknown_at = coalesce(submit_unknown_at, ?5)
+                submit_unknown_at = coalesce(submit_unknown_at, ?5), sending_at = NULL
 WHERE id = ?1 AND status = 'queued'
 """
 # Reconciliation found nothing at the provider: the job may be submitted once more.
@@ -64,7 +79,8 @@ SELECT provider_task_id FROM jobs
 WHERE provider = ?1 AND provider_task_id IN (SELECT value FROM json_each(?2))
 """
 NOTE_SUBMIT_RETRY = """
-UPDATE jobs SET submit_attempts = submit_attempts + 1, last_error = ?2, updated_at = ?3, next_check_at = ?4
+UPDATE jobs SET submit_attempts = submit_attempts + 1, last_error = ?2, updated_at = ?3, next_check_at = ?4,
+                sending_at = NULL
 WHERE id = ?1 AND status = 'queued'
 """
 FAIL_JOB = f"""

@@ -115,8 +115,9 @@ class JobRequest(BaseModel):
     provider: ProviderChoice | None = None
     """``runware`` (the default), ``fal``, ``replicate``, or ``mock`` (a built-in stand-in that needs
     no API key); or a list of them in the order to try (``["fal", "runware"]``), or ``auto`` (every
-    provider configured here that runs the model, cheapest first by what it cost there lately). ig moves to the next only when that cannot bill
-    twice: the provider refused the request for good, or kept failing before accepting it."""
+    provider configured here that runs the model, cheapest first by what it cost there lately). ig
+    moves to the next only when that cannot bill twice: the provider refused the request for good,
+    or kept failing before accepting it."""
     failover_after_accept: bool = False
     """Also move to the next provider when one fails the job after accepting it, accepting that
     both may bill (for consumers who would rather pay twice than wait)."""

@@ -146,6 +146,8 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
         info = ProviderErrorInfo("circuit_open", f"{job['provider']} kept failing: its circuit is open")
         if await failover.move_on(deps, job, "unavailable", info):
             return await _submit_moved(deps, job["id"], raise_rejection)
+    if not await _claim_send(deps, job, provider.capabilities.safe_resubmission):
+        return Outcome.TRANSIENT  # another invocation is sending it (or its send must be reconciled)
     room = await limits.take_room(deps, job)
     if not room.granted:
         return await _wait(deps, job, room.retry_in)
@@ -197,6 +199,22 @@ async def attempt_submit(deps: Deps, job: Row, *, raise_rejection: bool = False)
             raise ValidationFailed(fields, job_id=job["id"], provider_error=info.to_json())
         raise ProviderRejected(info, job["id"])
     return outcome
+
+
+SEND_LEASE_SECONDS = 180
+"""Longer than any send takes (the provider call times out after 60 s): an older lease's
+invocation died mid-send."""
+
+
+async def _claim_send(deps: Deps, job: Row, safe_to_resend: bool) -> bool:
+    moment = deps.clock()
+    stale = isoformat(moment - timedelta(seconds=SEND_LEASE_SECONDS))
+    params = [job["id"], isoformat(moment), stale, int(safe_to_resend), job["provider"]]
+    if await deps.db.run(records.CLAIM_SEND, params):
+        return True
+    if not safe_to_resend and await deps.db.run(records.STALE_SEND_UNKNOWN, [job["id"], isoformat(moment), stale]):
+        deps.log.warning("job %s: a send died midway; its outcome is unknown and will be reconciled", job["id"])
+    return False
 
 
 async def _wait(deps: Deps, job: Row, seconds: int) -> Outcome:

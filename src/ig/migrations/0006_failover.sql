@@ -12,6 +12,9 @@ CREATE INDEX jobs_failed_by_provider ON jobs (provider, completed_at) WHERE stat
 -- from its first submit until it ends (slot_at); the claim is one guarded UPDATE, so concurrent
 -- Worker invocations can never exceed a cap, and it goes to the oldest waiting job first.
 ALTER TABLE jobs ADD COLUMN slot_at TEXT;
+-- The one invocation sending the job's request right now: a duplicated or concurrent submit
+-- message finds it taken and sends nothing (for fal and Replicate a second send bills twice).
+ALTER TABLE jobs ADD COLUMN sending_at TEXT;
 CREATE INDEX jobs_holding_slots ON jobs (provider, status) WHERE slot_at IS NOT NULL;
 CREATE INDEX jobs_waiting_for_slots ON jobs (provider, seq) WHERE status = 'queued' AND slot_at IS NULL;
 -- Requests sent per provider per rate window (window = unix seconds // its length).
