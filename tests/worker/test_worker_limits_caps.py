@@ -314,7 +314,7 @@ def test_a_concurrent_burst_against_a_rate_of_2_per_second_sends_at_most_2_in_an
     _sleep_until_second_fraction(0.05)
     bodies = [job_body(n) for n in range(burst)]
     job_ids = submit_at_once(ig, bodies, stagger=0.01)
-    assert len(fal.submissions) == rate  # the rest wait, queued
+    assert len(fal.submissions) < burst  # the rest wait, queued (a loaded machine may cross into the next second)
 
     rounds = 0
     while ig.h.queue_pending()["ig-jobs"]:
@@ -328,7 +328,13 @@ def test_a_concurrent_burst_against_a_rate_of_2_per_second_sends_at_most_2_in_an
     per_second: dict[int, int] = {}
     for submission in fal.submissions:
         per_second[int(submission.at)] = per_second.get(int(submission.at), 0) + 1
-    assert max(per_second.values()) == rate and len(per_second) == burst // rate, per_second
+    # ig's own record of its sends on D1: never more than the rate in any one second (a sliding
+    # window). What fal saw adds the network's jitter, so it is held only to twice the rate.
+    sent = sorted(r["at"] for r in ig.rows("SELECT at FROM provider_sends WHERE provider = 'fal'"))
+    assert len(sent) == burst and all(
+        later - earlier >= 1 for earlier, later in zip(sent, sent[rate:], strict=False)
+    ), sent
+    assert max(per_second.values()) <= 2 * rate and len(per_second) >= burst // rate, per_second
     figure(
         "limits (Worker)",
         f"{burst} concurrent submits against fal={rate}/s: fal got {sorted(per_second.values())} per second "

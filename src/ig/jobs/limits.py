@@ -1,11 +1,12 @@
 """Per-provider limits (``IG_PROVIDER_LIMITS``): a job takes one of its provider's concurrency
 slots before its first submit and keeps it until it ends, and each submit takes one of the
-provider's requests for the current rate window. Both are single guarded SQL writes, so any
+provider's requests in a sliding window of its rate. Both are single guarded SQL writes, so any
 number of concurrent invocations (Worker isolates, local workers) can never exceed a limit; slots
 go to the oldest waiting job first. A job that finds no room stays queued and is asked again."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ig.deps import Deps
@@ -22,10 +23,11 @@ WHERE id = ?1 AND status = 'queued' AND slot_at IS NULL
         AND w.seq < (SELECT seq FROM jobs WHERE id = ?1))
 """
 TAKE_REQUEST = """
-INSERT INTO provider_rates (provider, window, sent) VALUES (?1, ?2, 1)
-ON CONFLICT (provider, window) DO UPDATE SET sent = sent + 1 WHERE sent < ?3
+INSERT INTO provider_sends (provider, at, job_id)
+SELECT ?1, ?2, ?5 WHERE (SELECT count(*) FROM provider_sends WHERE provider = ?1 AND at > ?3) < ?4
 """
-FORGET_WINDOWS = "DELETE FROM provider_rates WHERE window < ?1 AND provider = ?2"
+NEXT_ROOM = "SELECT min(at) AS at FROM provider_sends WHERE provider = ?1 AND at > ?2"
+FORGET_SENDS = "DELETE FROM provider_sends WHERE provider = ?1 AND at <= ?2"
 OLDEST_WAITING = """
 SELECT id FROM jobs WHERE provider = ?1 AND status = 'queued' AND slot_at IS NULL ORDER BY seq LIMIT ?2
 """
@@ -52,10 +54,14 @@ async def take_room(deps: Deps, job: Row) -> Room:
     if limit.rate is not None:
         count, seconds = limit.rate
         now = deps.clock().timestamp()
-        window = int(now // seconds)
-        if not await deps.db.run(TAKE_REQUEST, [job["provider"], window, count]):
-            return Room(False, max(1, round((window + 1) * seconds - now)), "rate")
-        await deps.db.run(FORGET_WINDOWS, [window - 1, job["provider"]])
+        # A sliding window: never more than ``count`` submits in any ``seconds``, not just per
+        # calendar window (which lets twice as many through around a boundary).
+        if not await deps.db.run(TAKE_REQUEST, [job["provider"], now, now - seconds, count, job["id"]]):
+            oldest = await deps.db.first(NEXT_ROOM, [job["provider"], now - seconds])
+            free_at = (oldest["at"] if oldest and oldest["at"] is not None else now) + seconds
+            return Room(False, max(1, math.ceil(free_at - now)), "rate")
+        # Kept a while longer than the window needs: a short record of what was sent when.
+        await deps.db.run(FORGET_SENDS, [job["provider"], now - max(10 * seconds, 60)])
     return Room(True)
 
 

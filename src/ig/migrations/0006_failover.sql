@@ -17,13 +17,14 @@ ALTER TABLE jobs ADD COLUMN slot_at TEXT;
 ALTER TABLE jobs ADD COLUMN sending_at TEXT;
 CREATE INDEX jobs_holding_slots ON jobs (provider, status) WHERE slot_at IS NOT NULL;
 CREATE INDEX jobs_waiting_for_slots ON jobs (provider, seq) WHERE status = 'queued' AND slot_at IS NULL;
--- Requests sent per provider per rate window (window = unix seconds // its length).
-CREATE TABLE provider_rates (
+-- Every submit a rate-limited provider was sent, for the sliding window of its rate: a submit may
+-- go only while fewer than N went in the last window (one guarded INSERT); older rows are pruned.
+CREATE TABLE provider_sends (
     provider TEXT NOT NULL,
-    window INTEGER NOT NULL,
-    sent INTEGER NOT NULL,
-    PRIMARY KEY (provider, window)
-) WITHOUT ROWID;
+    at REAL NOT NULL,                     -- unix seconds
+    job_id TEXT NOT NULL
+);
+CREATE INDEX provider_sends_by_time ON provider_sends (provider, at);
 
 -- A circuit per provider: opened by repeated transient failures within a window, closed again by
 -- a successful probe. While open, failover skips the provider and its single-provider jobs wait.
