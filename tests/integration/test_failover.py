@@ -53,10 +53,18 @@ async def test_a_provider_that_refuses_for_good_hands_the_job_to_the_next(start_
     assert job["providers_left"] == []
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        SubmitScript(503, {"errors": [{"code": "serviceUnavailable"}]}),
+        SubmitScript(429, {"errors": [{"code": "rateLimitExceeded"}]}, headers={"retry-after": "1"}),
+    ],
+    ids=["down", "rate-limiting"],
+)
 async def test_a_provider_that_keeps_failing_before_accepting_is_left_after_three_tries(
-    start_ig, fake_runware, fake_fal
+    start_ig, fake_runware, fake_fal, refusal
 ):
-    fake_runware.submit_script = [SubmitScript(503, {"errors": [{"code": "serviceUnavailable"}]})] * 3
+    fake_runware.submit_script = [refusal] * 3
     ig = await start_ig(fake_runware, time_scale=0.01, **all_three(None, fake_fal, None))
     job = await ig.wait((await ig.submit({**BODY, "provider": ["runware", "fal"]})).json()["id"], seconds=30)
     assert job["status"] == "succeeded" and outcomes(job) == [("runware", "unavailable"), ("fal", "succeeded")]
