@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from ig.errors import FieldError
 from ig.providers import vocabulary
 from ig.providers.json_schema import validate
+from ig.providers.runware import tasks
 from ig.providers.vocabulary import Placement
 
 
@@ -51,6 +52,11 @@ class SchemaDialect:
             path = "params" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
             errors.append(FieldError(path, error.message, error.code))
         return errors
+
+    def default_timeout(self, task: str, model: str) -> int:
+        # ig's task types (and their deadlines) are specified with Runware's, where they came from:
+        # an image job gets the same deadline on every provider.
+        return tasks.default_timeout(task)
 
     def expected_results(self, task: str, params: dict[str, Any]) -> int:
         return 1  # one request, one result, however many files it holds

@@ -31,8 +31,6 @@ from ig.providers.vocabulary import Placement
 RESULT_KIND = "fal-result"
 """Marks the body ``client.poll`` makes of a fetched result: the model's output as fal returned
 it, with the status it came with and what fal billed for it."""
-DEFAULT_TIMEOUT_SECONDS = 1800
-TIMEOUTS = {"imageInference": 600, "videoInference": 3600, "audioInference": 900}
 _KINDS = ("image", "video", "audio")
 
 # Where ig's common parameters go in a fal input, by the names fal's endpoints use; where an
@@ -310,9 +308,6 @@ class SpeaksFal(SchemaDialect):
         if endpoints.looks_like_endpoint_id(model):
             return None
         return "not a fal endpoint id (owner/app[/path], like fal-ai/flux/dev)"
-
-    def default_timeout(self, task: str, model: str) -> int:
-        return TIMEOUTS.get(task, DEFAULT_TIMEOUT_SECONDS)
 
     def build_request(
         self,

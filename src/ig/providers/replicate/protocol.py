@@ -31,8 +31,6 @@ from ig.providers.replicate import models
 from ig.providers.schema_dialect import SchemaDialect
 from ig.providers.vocabulary import Placement
 
-DEFAULT_TIMEOUT_SECONDS = 1800
-TIMEOUTS = {"imageInference": 600, "videoInference": 3600, "audioInference": 900}
 RUNNING = frozenset({"starting", "processing"})
 ENDED_WITHOUT_OUTPUT = {"failed": "prediction_failed", "canceled": "canceled", "aborted": "aborted"}
 _VERSION = re.compile(r"[0-9a-f]{64}")
@@ -259,9 +257,6 @@ class SpeaksReplicate(SchemaDialect):
         if models.looks_like_model_ref(model):
             return None
         return "not a Replicate model (owner/name, owner/name:<version> or a version id)"
-
-    def default_timeout(self, task: str, model: str) -> int:
-        return TIMEOUTS.get(task, DEFAULT_TIMEOUT_SECONDS)
 
     def build_request(
         self,
