@@ -70,6 +70,14 @@ class MessageQueue(Protocol):
 
     async def send(self, body: Mapping[str, Any], *, delay_seconds: int = 0) -> None: ...
 
+    async def send_batch(self, bodies: Sequence[Mapping[str, Any]], *, delay_seconds: int = 0) -> None:
+        """Send up to ``MAX_SEND_BATCH`` messages in one call (one round trip on Queues)."""
+        ...
+
+
+MAX_SEND_BATCH = 100
+"""Queues' ``sendBatch`` takes at most 100 messages (and 256 KB) per call."""
+
 
 class HttpResponse(Protocol):
     status: int

@@ -15,11 +15,12 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ig.completion.consumer import Ack, Decision, Retry
+from ig.ports import MAX_SEND_BATCH
 from ig.settings import DEAD_LETTER_QUEUE, JOBS_QUEUE
 
 log = logging.getLogger("ig.queue")
@@ -52,6 +53,17 @@ class SqliteQueue:
 
     async def send(self, body: Mapping[str, Any], *, delay_seconds: int = 0) -> None:
         self._insert(self.queue, json.dumps(dict(body)), delay_seconds)
+        self._wake.set()
+
+    async def send_batch(self, bodies: Sequence[Mapping[str, Any]], *, delay_seconds: int = 0) -> None:
+        if len(bodies) > MAX_SEND_BATCH:
+            raise ValueError(f"at most {MAX_SEND_BATCH} messages per batch")
+        now = time.time()
+        visible = now + max(0.0, delay_seconds)
+        self._conn.executemany(
+            "INSERT INTO messages (queue, body, visible_at, created_at) VALUES (?, ?, ?, ?)",
+            [(self.queue, json.dumps(dict(body)), visible, now) for body in bodies],
+        )
         self._wake.set()
 
     def _insert(self, queue: str, body: str, delay_seconds: float) -> None:
