@@ -43,6 +43,16 @@ class StoredBlob:
     body: Any
 
 
+@dataclass(frozen=True)
+class StoredBytes:
+    """What a blob store put: the size and sha256 (hex) of the bytes, and whether every byte went
+    past the put's ``observe`` (False when the runtime moved them without Python seeing them)."""
+
+    size: int
+    sha256: str
+    observed: bool
+
+
 class BlobStore(Protocol):
     async def put(
         self,
@@ -51,8 +61,11 @@ class BlobStore(Protocol):
         *,
         content_type: str,
         metadata: Mapping[str, str],
-    ) -> None:
-        """Store the chunks under ``key``, overwriting; never holds the whole blob in memory."""
+        observe: Callable[[bytes], None] | None = None,
+    ) -> StoredBytes:
+        """Store the chunks under ``key``, overwriting, counting and hashing them on the way and
+        showing each to ``observe``; never holds the whole blob in memory. ``chunks`` may be an
+        ``ig.byte_sources.ByteSource`` the runtime can store without Python reading it."""
         ...
 
     async def get(self, key: str, byte_range: tuple[int, int] | None = None) -> StoredBlob | None:

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -119,13 +119,12 @@ class FaultyBlobStore:
         self.inner, self.ok, self.failures, self.fault = inner, ok, failures, fault
         self.puts: list[str] = []
 
-    async def put(
-        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, metadata: Mapping[str, str]
-    ) -> None:
+    async def put(self, key: str, chunks: AsyncIterable[bytes], **options: Any) -> Any:
         self.puts.append(key)
-        await self.inner.put(key, chunks, content_type=content_type, metadata=metadata)
+        stored = await self.inner.put(key, chunks, **options)
         if self.ok < len(self.puts) <= self.ok + self.failures:
             raise self.fault(f"injected fault on put {len(self.puts)}")
+        return stored
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

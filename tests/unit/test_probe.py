@@ -3,16 +3,21 @@ chunking, with bounded memory, and turns corrupt or truncated input into None fi
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 
 import pytest
 from fixtures import media_samples as samples
 
+from ig.adapters.local.files import FileBlobStore
+from ig.byte_sources import ByteSource
 from ig.library import media_types
 from ig.library.probe import HEAD_LIMIT, MAX_BUFFERED_BYTES, MediaInfo, MediaProbe
+from ig.library.streams import probe_stored
+from ig.ports import StoredBlob
 
 MB = 1_000_000
 
@@ -415,3 +420,52 @@ def test_garbage_under_every_type_gives_none_fields() -> None:
     garbage = random.Random(0).randbytes(300_000)
     for content_type in {content_type for content_type, _, _ in CASES.values()}:
         assert probe(content_type, random_chunks(garbage, 7, 40_000)) == MediaInfo(), content_type
+
+
+# --- probing a stored blob by ranged reads (the Worker stores known-length downloads natively) --
+
+LARGE = {
+    "mp4-moov-after-20-MB": ("video/mp4", samples.mp4(faststart=False, mdat_bytes=20 * MB), video(320, 240, 2.5)),
+    "mp3-id3-600-KB": ("audio/mpeg", samples.mp3(id3_padding=600_000), sound(round(samples.mp3_duration(), 3))),
+    "ogg-vorbis-20-min": ("audio/ogg", samples.ogg_vorbis(seconds=1200.0), sound(1200.0)),
+    "ogg-opus-1-h": ("audio/ogg", samples.ogg_opus(seconds=3600.0), sound(3600.0)),
+    "wav-10-MB": ("audio/wav", samples.wav(seconds=10 * MB / 8000), sound(10 * MB / 8000)),
+}
+
+
+class CountingReads:
+    """The blob store port, counting the bytes its ranged reads return."""
+
+    def __init__(self, inner: FileBlobStore) -> None:
+        self.inner, self.reads, self.bytes_read = inner, 0, 0
+
+    async def get(self, key: str, byte_range: tuple[int, int] | None = None) -> StoredBlob | None:
+        self.reads += 1
+        return await self.inner.get(key, byte_range)
+
+    async def iter_bytes(self, blob: StoredBlob) -> AsyncIterator[bytes]:
+        async for chunk in self.inner.iter_bytes(blob):
+            self.bytes_read += len(chunk)
+            yield chunk
+
+
+@pytest.mark.parametrize("name", [*CASES, *LARGE])
+async def test_a_stored_blob_probed_by_ranged_reads_says_what_the_streamed_probe_says(name: str, tmp_path) -> None:
+    content_type, data, expected = {**CASES, **LARGE}[name]
+    store = FileBlobStore(tmp_path)
+    stored = await store.put("blob", ByteSource(random_chunks_async(data)), content_type=content_type, metadata={})
+    assert (stored.size, stored.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    reads = CountingReads(store)
+    media_probe = MediaProbe(content_type)
+    await probe_stored(reads, "blob", stored.size, media_probe)
+    assert media_probe.error is None
+    assert media_probe.result() == expected == probe(content_type, [data])
+    # Only the parts the format keeps its headers in are read: the head and, where the length is
+    # only known at the end (MP4 with moov last, MP3's ID3v1 tag, Ogg), the tail.
+    assert reads.bytes_read <= min(len(data), 3 * HEAD_LIMIT), reads.bytes_read
+    assert reads.reads <= 4
+
+
+async def random_chunks_async(data: bytes) -> AsyncIterator[bytes]:
+    for chunk in random_chunks(data, 5, 70_000):
+        yield chunk

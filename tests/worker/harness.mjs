@@ -23,7 +23,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { types as utilTypes } from "node:util";
 const isProxy = utilTypes.isProxy;
 import { Miniflare, Log, LogLevel } from "miniflare";
@@ -197,6 +197,47 @@ globalThis.fetch = async function fetch(...args) {
   if (res.body && len !== null && /^\d+$/.test(len) && enc === "identity") knownLength.set(res.body, Number(len));
   return res;
 };
+
+// workerd globals Node lacks, emulated as workerd defines them. crypto.DigestStream: a WritableStream
+// whose `digest` promise gives the ArrayBuffer digest of everything written once it closes.
+// FixedLengthStream: an identity TransformStream whose readable has a known length (so R2 takes it)
+// and which errors when the bytes written are more or fewer than that.
+const DIGESTS = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", MD5: "md5" };
+class DigestStream extends WritableStream {
+  constructor(algorithm) {
+    const name = DIGESTS[String(typeof algorithm === "string" ? algorithm : algorithm?.name).toUpperCase()];
+    if (!name) throw new TypeError(`unsupported digest algorithm ${algorithm}`);
+    const hash = createHash(name);
+    let resolve, reject;
+    const digest = new Promise((res, rej) => { resolve = res; reject = rej; });
+    digest.catch(() => {});
+    super({
+      write(chunk) { hash.update(chunk); },
+      close() { const d = hash.digest(); resolve(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength)); },
+      abort(reason) { reject(reason); },
+    });
+    this.digest = digest;
+  }
+}
+globalThis.crypto.DigestStream = DigestStream;
+class FixedLengthStream extends TransformStream {
+  constructor(length) {
+    const expected = Number(length);
+    let seen = 0;
+    super({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > expected) controller.error(new TypeError("Attempt to write too many bytes through a FixedLengthStream."));
+        else controller.enqueue(chunk);
+      },
+      flush(controller) {
+        if (seen !== expected) controller.error(new TypeError("FixedLengthStream did not see all expected bytes before close()."));
+      },
+    });
+    knownLength.set(this.readable, expected);
+  }
+}
+globalThis.FixedLengthStream = FixedLengthStream;
 
 async function r2Value(value) {
   if (!(value instanceof ReadableStream) || !knownLength.has(value)) return value;

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 
+from ig.byte_sources import ByteSource, of_bytes
 from ig.deps import Deps
 from ig.errors import ProviderErrorInfo
 from ig.job_states import ENDED_WITHOUT_RESULTS, sql_list
 from ig.jobs import callback_outbox, failover, records
-from ig.jobs.provider_events import one_chunk
 from ig.library import media_types
 from ig.library.artifacts import artifact_record
 from ig.library.probe import MediaProbe
-from ig.library.streams import Digest, prepend, probe_result
+from ig.library.streams import probe_result, probe_stored
 from ig.ports import Row, Statement
 from ig.providers.base import OutputRef, ProviderAnswer, ProviderResult, decode_inline
 from ig.providers.registry import provider_for
@@ -109,25 +108,25 @@ async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
         if await artifact_record(deps.db, artifact_id) is not None:
             continue
         blob_key = f"artifacts/{artifact_id}"
-        chunks, declared = _open(deps, job, ref)
-        stream = chunks.__aiter__()
-        first = b""
-        async for chunk in stream:
-            if chunk:
-                first = chunk
-                break
-        kind_type = (
-            media_types.JSON if ref.media_hint == "json" else media_types.TEXT if ref.media_hint == "text" else None
-        )
-        found = kind_type or media_types.identify(first[:64], declared, ref.url)
-        probe = MediaProbe(found.content_type)
-        digest = Digest(prepend(first, stream), probe)
-        await deps.blobs.put(
-            blob_key,
-            digest,
-            content_type=found.content_type,
-            metadata={"job_id": job["id"], "artifact_id": artifact_id, "output": ref.name},
-        )
+        source, declared = await _open(deps, job, ref)
+        try:
+            head = await source.peek(media_types.SNIFF_BYTES)
+            kind_type = (
+                media_types.JSON if ref.media_hint == "json" else media_types.TEXT if ref.media_hint == "text" else None
+            )
+            found = kind_type or media_types.identify(head[: media_types.SNIFF_BYTES], declared, ref.url)
+            probe = MediaProbe(found.content_type)
+            stored = await deps.blobs.put(
+                blob_key,
+                source,
+                content_type=found.content_type,
+                metadata={"job_id": job["id"], "artifact_id": artifact_id, "output": ref.name},
+                observe=probe.feed,
+            )
+        finally:
+            await source.aclose()
+        if not stored.observed:
+            await probe_stored(deps.blobs, blob_key, stored.size, probe)
         kind = ref.kind_hint if found is media_types.OCTET_STREAM else found.kind
         info = probe_result(deps, probe, artifact_id)
         statements.append(
@@ -140,8 +139,8 @@ async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
                     ref.name,
                     kind,
                     found.content_type,
-                    digest.size,
-                    digest.sha256,
+                    stored.size,
+                    stored.sha256,
                     blob_key,
                     ref.url,
                     now,
@@ -162,11 +161,12 @@ async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
     await deps.db.batch(statements)
 
 
-def _open(deps: Deps, job: Row, ref: OutputRef) -> tuple[AsyncIterator[bytes], str | None]:
-    """The output's bytes as a stream, and the content type its source declares."""
+async def _open(deps: Deps, job: Row, ref: OutputRef) -> tuple[ByteSource, str | None]:
+    """The output's bytes, and the content type its source declares."""
     if ref.text is not None:
-        return one_chunk(ref.text.encode("utf-8")), None
+        return of_bytes(ref.text.encode("utf-8")), None
     if ref.inline is not None:
-        return decode_inline(ref.inline)
+        chunks, declared = decode_inline(ref.inline)
+        return ByteSource(chunks), declared
     assert ref.url is not None
-    return provider_for(job["provider"], deps).open_output(ref.url), None
+    return await provider_for(job["provider"], deps).open_output(ref.url), None

@@ -74,8 +74,12 @@ def by_name(name: str | None) -> MediaType | None:
     return _BY_EXTENSION.get(ext)
 
 
+SNIFF_BYTES = 64
+"""How much of a blob's start ``sniff`` looks at."""
+
+
 def sniff(head: bytes) -> MediaType | None:
-    """Recognise a blob by its magic number (the first few dozen bytes are enough)."""
+    """Recognise a blob by its magic number (the first ``SNIFF_BYTES`` are enough)."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return _BY_TYPE["image/png"]
     if head.startswith(b"\xff\xd8\xff"):

@@ -1,37 +1,21 @@
-"""Bytes on their way into the blob store: counted, hashed and probed as they stream past, and
-held to a size, so nothing ever needs a whole file in memory."""
+"""Bytes on their way into the blob store: probed as they stream past (or, when the runtime stored
+them without Python seeing them, through a few ranged reads of the stored blob) and held to a
+size, so nothing ever needs a whole file in memory."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 
 from ig.deps import Deps
 from ig.errors import PayloadTooLarge
-from ig.library.probe import MediaInfo, MediaProbe
+from ig.library.probe import HEAD_LIMIT, MediaInfo, MediaProbe
+from ig.ports import BlobStore
 
-
-class Digest:
-    """Counts, hashes and probes chunks as they stream past, so nothing needs the whole blob."""
-
-    def __init__(self, chunks: AsyncIterator[bytes], probe: MediaProbe | None = None) -> None:
-        self._chunks = chunks
-        self._sha = hashlib.sha256()
-        self._probe = probe
-        self.size = 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._chunks:
-            if chunk:
-                self._sha.update(chunk)
-                self.size += len(chunk)
-                if self._probe is not None:
-                    self._probe.feed(chunk)
-                yield chunk
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.hexdigest()
+PROBE_READ = HEAD_LIMIT
+"""Bytes read per ranged read when a stored blob is probed after the fact."""
+PROBE_READS_LIMIT = 64
+"""Ranged reads one probe may make: a file that needs more (thousands of top-level boxes) is
+stored without the fields it would have given."""
 
 
 def probe_result(deps: Deps, probe: MediaProbe, artifact_id: str) -> MediaInfo:
@@ -41,6 +25,26 @@ def probe_result(deps: Deps, probe: MediaProbe, artifact_id: str) -> MediaInfo:
     if probe.error is not None:
         deps.log.error("artifact %s: the media probe failed: %r", artifact_id, probe.error)
     return info
+
+
+async def probe_stored(blobs: BlobStore, key: str, size: int, probe: MediaProbe) -> None:
+    """Show the probe the parts it wants of a blob already stored (the runtime stored the bytes
+    without Python seeing them): a few ranged reads, usually the head and, for formats that keep
+    their length at the end, the tail. It ends where a streamed probe would: at ``size``."""
+    position = 0
+    for _ in range(PROBE_READS_LIMIT):
+        wanted = probe.next_needed(size)
+        if wanted >= size:
+            break
+        probe.advance(wanted)
+        position = wanted
+        blob = await blobs.get(key, (position, min(PROBE_READ, size - position)))
+        if blob is None:
+            return
+        async for chunk in blobs.iter_bytes(blob):
+            probe.feed(chunk)
+            position += len(chunk)
+    probe.advance(size)
 
 
 async def prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

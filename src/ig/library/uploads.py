@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+from ig.byte_sources import ByteSource
 from ig.deps import Deps
 from ig.errors import FieldError, UnsupportedMediaType, ValidationFailed
 from ig.library import media_types
 from ig.library.probe import MediaProbe
-from ig.library.streams import Digest, limited, probe_result
+from ig.library.streams import limited, probe_result, probe_stored
 from ig.library.tags import write_tags
 
 UPLOAD_KINDS = ("image", "audio", "video")
@@ -34,13 +35,8 @@ async def store_upload(
     declared = media_types.by_content_type(declared_type)
     if declared is None or declared.kind not in UPLOAD_KINDS:
         raise UnsupportedMediaType(f"uploads must be images, audio or video, not {declared_type or 'untyped'}")
-    stream = limited(body, deps.settings.max_upload_bytes).__aiter__()
-    first = b""
-    async for chunk in stream:
-        if chunk:
-            first = chunk
-            break
-    found = media_types.sniff(first[:64])
+    source = ByteSource(limited(body, deps.settings.max_upload_bytes).__aiter__())
+    found = media_types.sniff((await source.peek(media_types.SNIFF_BYTES))[: media_types.SNIFF_BYTES])
     if found is None or found.content_type != declared.content_type:
         raise ValidationFailed(
             [
@@ -52,17 +48,14 @@ async def store_upload(
                 )
             ]
         )
-
-    async def all_chunks() -> AsyncIterator[bytes]:
-        yield first
-        async for chunk in stream:
-            yield chunk
-
     artifact_id = deps.new_id()
     blob_key = f"uploads/{artifact_id}"
     probe = MediaProbe(declared.content_type)
-    digest = Digest(all_chunks(), probe)
-    await deps.blobs.put(blob_key, digest, content_type=declared.content_type, metadata={"artifact_id": artifact_id})
+    digest = await deps.blobs.put(
+        blob_key, source, content_type=declared.content_type, metadata={"artifact_id": artifact_id}, observe=probe.feed
+    )
+    if not digest.observed:
+        await probe_stored(deps.blobs, blob_key, digest.size, probe)
     existing = await deps.db.first(EXISTING_UPLOAD, [digest.sha256])
     info = probe_result(deps, probe, artifact_id)
     if existing is None:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from ig import addresses
+from ig.byte_sources import ByteSource, declared_length
 from ig.errors import FieldError, MediaRefused, ProviderErrorInfo
 from ig.ports import HttpClient
 
@@ -264,7 +265,9 @@ class Provider(Dialect, Protocol):
         Only called when ``capabilities.safe_resubmission`` is False."""
         ...
 
-    def open_output(self, url: str) -> AsyncIterator[bytes]: ...
+    async def open_output(self, url: str) -> ByteSource:
+        """An output's bytes, open (the caller closes it), from an allowed host."""
+        ...
 
     async def check_credentials(self) -> str | None:
         """Its cheapest call that needs ig's key: None when the provider takes the key, else why not."""
@@ -288,7 +291,7 @@ def host_allowed(url: str, allowed: tuple[str, ...]) -> bool:
     return True
 
 
-async def download(http: HttpClient, url: str, allowed: tuple[str, ...]) -> AsyncIterator[bytes]:
+async def download(http: HttpClient, url: str, allowed: tuple[str, ...]) -> ByteSource:
     """An output's bytes from an allowed media host (``IG_MEDIA_HOSTS``), following redirects only
     to allowed hosts, so a forged result cannot make ig fetch arbitrary URLs."""
     for _ in range(MAX_REDIRECTS + 1):
@@ -299,14 +302,10 @@ async def download(http: HttpClient, url: str, allowed: tuple[str, ...]) -> Asyn
             await response.aclose()
             url = urljoin(url, response.headers["location"])
             continue
-        try:
-            if response.status != 200:
-                raise ConnectionError(f"HTTP {response.status} downloading {urlsplit(url).path}")
-            async for chunk in response.iter_bytes():
-                yield chunk
-        finally:
+        if response.status != 200:
             await response.aclose()
-        return
+            raise ConnectionError(f"HTTP {response.status} downloading {urlsplit(url).path}")
+        return ByteSource(response.iter_bytes(), length=declared_length(response.headers), response=response)
     raise ConnectionError("too many redirects downloading an output")
 
 

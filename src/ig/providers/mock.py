@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ig.byte_sources import ByteSource
 from ig.providers.base import Cancelled, Capabilities, Exchange, Reconciled, Reply, WebhookCheck
 from ig.providers.runware import protocol as runware
 
@@ -99,15 +100,15 @@ class MockProvider(runware.SpeaksRunware):
             item["imageURL"] = f"{MOCK_SCHEME}image/{seed}/{width}x{height}.png"
         return item
 
-    def open_output(self, url: str) -> AsyncIterator[bytes]:
+    async def open_output(self, url: str) -> ByteSource:
         path = url.removeprefix(MOCK_SCHEME)
         kind, _, rest = path.partition("/")
         if kind == "image":
             seed_text, _, size = rest.partition("/")
             width, _, height = size.removesuffix(".png").partition("x")
-            return png_chunks(int(seed_text), int(width), int(height))
+            return ByteSource(png_chunks(int(seed_text), int(width), int(height)))
         if kind == "audio":
-            return wav_chunks(int(rest.removesuffix(".wav")))
+            return ByteSource(wav_chunks(int(rest.removesuffix(".wav"))))
         raise ValueError(f"unknown mock output {url!r}")
 
 

@@ -17,6 +17,7 @@ class FetchResponse:
     def __init__(self, response: Any) -> None:
         self._response = response
         self._reader: Any = None
+        self._taken = False
         self.status = int(response.status)
         self.headers = {str(k).lower(): str(v) for k, v in response.headers.entries()}
 
@@ -33,7 +34,18 @@ class FetchResponse:
         finally:
             self._reader = None
 
+    def take_body(self) -> Any:
+        """The body's JS ReadableStream, less what ``iter_bytes`` has read of it, for another
+        binding to consume without the bytes passing through Python; ``iter_bytes`` is done."""
+        if self._reader is not None:
+            self._reader.releaseLock()  # its generator is suspended between reads, none pending
+            self._reader = None
+        self._taken = True
+        return self._response.body
+
     async def aclose(self) -> None:
+        if self._taken:
+            return  # whoever took the body reads it to the end or cancels it
         # A caller that stops reading early leaves iter_bytes suspended, holding the reader lock
         # (its finally runs only when the generator is collected), and a read-from stream counts
         # as used: cancel through that reader, or the connection stays open until then.

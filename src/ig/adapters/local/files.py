@@ -10,10 +10,11 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from pathlib import Path
 
-from ig.ports import StoredBlob
+from ig.byte_sources import Digest
+from ig.ports import StoredBlob, StoredBytes
 
 CHUNK = 64 * 1024
 PARTIAL_DIR = ".partial"
@@ -34,14 +35,21 @@ class FileBlobStore:
         return self.root / key
 
     async def put(
-        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, metadata: Mapping[str, str]
-    ) -> None:
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        observe: Callable[[bytes], None] | None = None,
+    ) -> StoredBytes:
         path = self.path_for(key)
+        digest = Digest(chunks, observe)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = self._partials / uuid.uuid4().hex  # same file system: the rename below is atomic
         try:
             with partial.open("wb") as out:
-                async for chunk in chunks:
+                async for chunk in digest:
                     out.write(chunk)
                 out.flush()
                 await asyncio.to_thread(os.fsync, out.fileno())  # can take a while; the server goes on meanwhile
@@ -50,6 +58,7 @@ class FileBlobStore:
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)
+        return digest.stored()
 
     async def get(self, key: str, byte_range: tuple[int, int] | None = None) -> StoredBlob | None:
         path = self.path_for(key)

@@ -37,6 +37,19 @@ class MediaProbe:
         except Exception as error:
             self.error, self._parser = error, _Parser()
 
+    def next_needed(self, total: int) -> int:
+        """Where the next byte the probe wants is, in a stream of ``total`` bytes it has been fed
+        (or advanced) up to now; ``total`` when it wants no more."""
+        try:
+            return min(self._parser.next_needed(total), total)
+        except Exception as error:
+            self.error, self._parser = error, _Parser()
+            return total
+
+    def advance(self, offset: int) -> None:
+        """Skip the bytes up to ``offset``, which ``next_needed`` said are not wanted."""
+        self._parser.advance(offset)
+
     def result(self) -> MediaInfo:
         try:
             return self._parser.info()

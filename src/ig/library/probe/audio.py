@@ -148,6 +148,12 @@ class _Mp3(_Parser):
         if self.audio_window is not None:
             self.audio_window.feed(chunk, offset)
 
+    def next_needed(self, total: int) -> int:
+        wanted = [super().next_needed(total), max(self.size, total - self.tail.limit)]
+        if self.audio_window is not None and self.size < self.audio_window.end:
+            wanted.append(max(self.size, self.audio_window.start))
+        return min(wanted)
+
     @property
     def buffered_bytes(self) -> int:
         window = len(self.audio_window.data) if self.audio_window else 0
@@ -218,6 +224,9 @@ class _Ogg(_Parser):
     def feed(self, chunk: bytes) -> None:
         super().feed(chunk)
         self.tail.feed(chunk)
+
+    def next_needed(self, total: int) -> int:
+        return min(super().next_needed(total), max(self.size, total - self.tail.limit))
 
     @property
     def buffered_bytes(self) -> int:

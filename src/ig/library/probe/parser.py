@@ -68,6 +68,16 @@ class _Parser:
         self.head.feed(chunk, self.size)
         self.size += len(chunk)
 
+    def next_needed(self, total: int) -> int:
+        """The offset of the next byte this parser wants, from where it is (``size``), in a stream
+        of ``total`` bytes; ``total`` when it wants nothing more. Bytes before it may be skipped
+        (``advance``) instead of fed: a reader that can seek need not read them."""
+        return self.size if self.size < self.head.end else total
+
+    def advance(self, offset: int) -> None:
+        """Skip to ``offset``: the bytes before it went by unseen, as ``next_needed`` allowed."""
+        self.size = max(self.size, offset)
+
     @property
     def buffered_bytes(self) -> int:
         return len(self.head.data)

@@ -135,6 +135,11 @@ class _Mp4(_Parser):
     def buffered_bytes(self) -> int:
         return len(self.header) + len(self.box)
 
+    def next_needed(self, total: int) -> int:
+        if self.finished:
+            return total
+        return min(self.skip_to, total) if self.size < self.skip_to else self.size
+
     def feed(self, chunk: bytes) -> None:
         position = self.size
         self.size += len(chunk)

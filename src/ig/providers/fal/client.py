@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from ig.byte_sources import ByteSource
 from ig.errors import ProviderErrorInfo
 from ig.ports import Ed25519Verifier, HttpClient
 from ig.providers.base import (
@@ -262,8 +263,8 @@ class FalProvider(SpeaksFal):
         reply, _ = await self._call("GET", url)
         return None if reply.status == 200 else _transient(reply).message
 
-    def open_output(self, url: str) -> AsyncIterator[bytes]:
-        return download(self._http, url, self._settings.media_hosts)
+    async def open_output(self, url: str) -> ByteSource:
+        return await download(self._http, url, self._settings.media_hosts)
 
 
 def _transient(reply: Reply) -> ProviderErrorInfo:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from ig import standard_webhooks
+from ig.byte_sources import ByteSource
 from ig.errors import ProviderErrorInfo
 from ig.ports import HttpClient
 from ig.providers.base import Cancelled, Capabilities, Exchange, Outcome, Reconciled, Reply, WebhookCheck, download
@@ -202,5 +203,5 @@ class ReplicateProvider(SpeaksReplicate):
             return None
         return protocol.error_info(reply.body, reply.status).message if reply.status else reply.transport_error
 
-    def open_output(self, url: str) -> AsyncIterator[bytes]:
-        return download(self._http, url, self._settings.media_hosts)
+    async def open_output(self, url: str) -> ByteSource:
+        return await download(self._http, url, self._settings.media_hosts)

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ig.byte_sources import ByteSource
 from ig.errors import MediaRefused
 from ig.ports import HttpClient
 from ig.providers.base import (
@@ -109,7 +110,7 @@ class RunwareProvider(runware.SpeaksRunware):
         outcome, error = runware.classify(reply)
         return None if outcome is Outcome.ACCEPTED else (error.message if error else f"HTTP {reply.status}")
 
-    def open_output(self, url: str) -> AsyncIterator[bytes]:
+    async def open_output(self, url: str) -> ByteSource:
         if url.startswith(MOCK_SCHEME):
             raise MediaRefused("mock outputs are only accepted for mock jobs")
-        return download(self._http, url, self._settings.media_hosts)
+        return await download(self._http, url, self._settings.media_hosts)
