@@ -140,6 +140,34 @@ const LIVE_PROPS = new Set(["bodyUsed"]);
 const ABSENT = new Set(["then", "next", "set", "has", "includes", "type",
   Symbol.iterator, Symbol.asyncIterator, Symbol.toStringTag]);
 const absent = (className, prop) => ABSENT.has(prop) || (prop === "get" && className !== "R2Bucket");
+// CPU spent inside Miniflare's binding proxies (D1, R2, the real queue producer): serialising
+// each call to workerd and back costs Node ~10 ms per D1 statement here, where on Cloudflare a
+// binding call is I/O, not the Worker's CPU. Counted while at least one call is in flight, so
+// overlapping calls count once; reported per command beside its whole CPU (`binding_cpu_us`).
+let bindingDepth = 0, bindingSince = null, bindingCpuUs = 0, bindingCalls = 0;
+function bindingEnter() {
+  bindingCalls++;
+  if (bindingDepth++ === 0) bindingSince = process.cpuUsage();
+}
+function bindingLeave() {
+  if (--bindingDepth === 0) {
+    const d = process.cpuUsage(bindingSince);
+    bindingCpuUs += d.user + d.system;
+  }
+}
+function timedBinding(call) {
+  bindingEnter();
+  let r;
+  try {
+    r = call();
+  } catch (e) {
+    bindingLeave();
+    throw e;
+  }
+  if (r instanceof Promise) return r.finally(bindingLeave);
+  bindingLeave();
+  return r;
+}
 function wrapResult(v) {
   return v !== null && typeof v === "object" && isProxy(v) && !ourProxies.has(v) ? cached(v) : v;
 }
@@ -157,13 +185,13 @@ function cached(target, className = null, overrides = {}) {
       if (prop === "constructor" && ctor) return ctor;
       if (Object.hasOwn(overrides, prop)) return overrides[prop];
       if (absent(className, prop)) return undefined;
-      if (LIVE_PROPS.has(prop)) return Reflect.get(t, prop);
+      if (LIVE_PROPS.has(prop)) return timedBinding(() => Reflect.get(t, prop));
       if (memo.has(prop)) return memo.get(prop);
-      let v = Reflect.get(t, prop);
+      let v = timedBinding(() => Reflect.get(t, prop));
       if (typeof v === "function") {
         const f = v;
         v = function (...args) {
-          const r = f.apply(t, args);
+          const r = timedBinding(() => f.apply(t, args));
           return r instanceof Promise ? r.then(wrapResult) : wrapResult(r);
         };
       } else v = wrapResult(v);
@@ -173,7 +201,7 @@ function cached(target, className = null, overrides = {}) {
     has(_dummy, prop) {
       if ((prop === "constructor" && ctor) || Object.hasOwn(overrides, prop)) return true;
       if (absent(className, prop)) return false;
-      if (!hasMemo.has(prop)) hasMemo.set(prop, Reflect.has(t, prop));
+      if (!hasMemo.has(prop)) hasMemo.set(prop, timedBinding(() => Reflect.has(t, prop)));
       return hasMemo.get(prop);
     },
   });
@@ -249,16 +277,16 @@ async function r2Value(value) {
 
 function wrapUpload(up) {
   return named("R2MultipartUpload", up, {
-    uploadPart: async (partNumber, value, options) =>
-      options === undefined ? up.uploadPart(partNumber, await r2Value(value)) : up.uploadPart(partNumber, await r2Value(value), options),
+    uploadPart: (partNumber, value, options) => timedBinding(async () =>
+      options === undefined ? up.uploadPart(partNumber, await r2Value(value)) : up.uploadPart(partNumber, await r2Value(value), options)),
   });
 }
 
 function wrapR2(r2) {
   return named("R2Bucket", r2, {
-    put: async (key, value, options) =>
-      options === undefined ? r2.put(key, await r2Value(value)) : r2.put(key, await r2Value(value), options),
-    createMultipartUpload: async (...a) => wrapUpload(await r2.createMultipartUpload(...a)),
+    put: (key, value, options) => timedBinding(async () =>
+      options === undefined ? r2.put(key, await r2Value(value)) : r2.put(key, await r2Value(value), options)),
+    createMultipartUpload: (...a) => timedBinding(async () => wrapUpload(await r2.createMultipartUpload(...a))),
     resumeMultipartUpload: (...a) => wrapUpload(r2.resumeMultipartUpload(...a)),
   });
 }
@@ -310,13 +338,13 @@ class WorkerQueue {
   }
   async send(body, options) {
     const opts = plainOpts(options);
-    await this.#real.send(body, opts); // real workerd validation first
+    await timedBinding(() => this.#real.send(body, opts)); // real workerd validation first
     enqueue(this.#queueName, body, opts ?? {});
   }
   async sendBatch(messages, options) {
     const opts = plainOpts(options);
     const list = Array.from(messages, (m) => ({ ...m }));
-    await this.#real.sendBatch(list, opts);
+    await timedBinding(() => this.#real.sendBatch(list, opts));
     for (const m of list) {
       enqueue(this.#queueName, m.body, {
         contentType: m.contentType,
@@ -827,6 +855,12 @@ const COMMANDS = {
   r2_get: cmdR2Get,
   r2_list: cmdR2List,
   r2_put: cmdR2Put,
+  // The reference for what storing a download costs with no ig code: fetch, body straight to R2.
+  r2_put_url: async (req) => {
+    const res = await fetch(req.url);
+    if (!res.ok) throw new Error(`GET ${req.url}: HTTP ${res.status}`);
+    return r2Meta(await env.ARTIFACTS.put(req.key, res.body));
+  },
   r2_delete: async (req) => {
     const keys = req.keys ?? [];
     if (keys.length) await state.r2.delete(keys);
@@ -903,12 +937,18 @@ rl.on("line", (line) => {
     const fn = COMMANDS[req.cmd];
     currentLogs = [];
     const t = performance.now();
+    const cpu = process.cpuUsage();
+    bindingCpuUs = 0;
+    bindingCalls = 0;
+    // The process's CPU (user + system) while the command ran: commands run one at a time, so it is
+    // the Worker's Python and JS work for it, plus the Node side of Miniflare's bindings.
+    const cpuUs = () => { const d = process.cpuUsage(cpu); return d.user + d.system; };
     try {
       if (!fn) throw new Error(`unknown command ${req.cmd}`);
       const result = await fn(req);
-      writeProto({ id: req.id, ok: true, result, logs: currentLogs, ms: Math.round(performance.now() - t) });
+      writeProto({ id: req.id, ok: true, result, logs: currentLogs, ms: Math.round(performance.now() - t), cpu_us: cpuUs(), binding_cpu_us: bindingCpuUs, binding_calls: bindingCalls });
     } catch (e) {
-      writeProto({ id: req.id, ok: false, ...errInfo(e), logs: currentLogs, ms: Math.round(performance.now() - t) });
+      writeProto({ id: req.id, ok: false, ...errInfo(e), logs: currentLogs, ms: Math.round(performance.now() - t), cpu_us: cpuUs() });
     } finally {
       currentLogs = null;
     }

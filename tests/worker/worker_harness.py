@@ -206,6 +206,11 @@ class WorkerHarness:
                 if msg.get("id") == rid:
                     break
         self.last_logs = msg.get("logs", [])
+        # The harness process's CPU while the command ran, and the part of it spent in Miniflare's
+        # binding proxies (D1, R2, the queue producer), with the number of binding calls.
+        self.last_cpu_us = msg.get("cpu_us")
+        self.last_binding_cpu_us = msg.get("binding_cpu_us")
+        self.last_binding_calls = msg.get("binding_calls")
         if not msg.get("ok"):
             raise HarnessError(f"{cmd} failed: {msg.get('error')}\n{msg.get('stack') or ''}")
         return msg["result"]
