@@ -58,7 +58,9 @@ OPERATIONS = (
     "store message (one result)",
     "GET /v1/jobs/{id}",
     "GET /v1/artifacts?tag= (50 items)",
+    "GET /healthz (the runtime's floor: no D1, no R2)",
 )
+FLOOR = OPERATIONS[-1]
 
 
 def job_body() -> dict[str, Any]:
@@ -81,6 +83,7 @@ class WorkerSide:
         self.fake = fake
         self.binding_ms: dict[str, list[float]] = {name: [] for name in OPERATIONS}
         self.binding_calls: dict[str, list[int]] = {name: [] for name in OPERATIONS}
+        self.statements: dict[str, list[int]] = {name: [] for name in OPERATIONS}
         self.ig.reset()
 
     def record(self, figures: dict[str, list[float]], name: str) -> None:
@@ -89,6 +92,7 @@ class WorkerSide:
         figures[name].append(self.h.last_cpu_us / 1000 - binding)
         self.binding_ms[name].append(binding)
         self.binding_calls[name].append(self.h.last_binding_calls)
+        self.statements[name].append(self.h.last_d1_statements)
 
     def fetch(self, method: str, path: str, **kwargs: Any) -> Any:
         r = self.ig.fetch(method, path, **kwargs)
@@ -120,6 +124,8 @@ class WorkerSide:
             r = self.fetch("GET", f"/v1/artifacts?tag={TAG}&limit=50")
             assert len(r.json()["items"]) == min(50, jobs)
             self.record(figures, "GET /v1/artifacts?tag= (50 items)")
+            self.fetch("GET", "/healthz")
+            self.record(figures, FLOOR)
         return figures
 
     def store(self, size: int, *, chunked: bool) -> tuple[float, str]:
@@ -253,6 +259,8 @@ class LocalSide:
             _, answer, cpu = await self.call("GET", f"/v1/artifacts?tag={TAG}&limit=50")
             assert len(json.loads(answer)["items"]) == min(50, jobs)
             figures["GET /v1/artifacts?tag= (50 items)"].append(cpu)
+            _, _, cpu = await self.call("GET", "/healthz")
+            figures[FLOOR].append(cpu)
         return figures
 
     async def close(self) -> None:
@@ -320,23 +328,25 @@ def main() -> None:
     print()
     print("CPU per operation (mean after the first tenth of the calls). Worker: Node's CPU for the")
     print("command less the part spent in Miniflare's binding proxies (shown apart, with the calls).")
-    print("| operation | Worker (ig) | local CPython | Worker / local | binding proxies (calls) |")
-    print("|---|---|---|---|---|")
+    print("| operation | Worker (ig) | local CPython | Worker / local | D1 statements | binding proxies (calls) |")
+    print("|---|---|---|---|---|---|")
     for name in OPERATIONS:
         on_worker, on_local = mean(worker_figures[name]), mean(local_figures[name])
         binding, calls = mean(worker.binding_ms[name]), mean(worker.binding_calls[name])
+        statements = mean(worker.statements[name])
         print(
-            f"| {name} | {on_worker:.2f} ms | {on_local:.2f} ms | {on_worker / on_local:.2f}x "
-            f"| {binding:.1f} ms ({calls:.0f}) |"
+            f"| {name} | {on_worker:.2f} ms | {on_local:.2f} ms | {on_worker / on_local:.1f}x "
+            f"| {statements:.1f} | {binding:.1f} ms ({calls:.0f}) |"
         )
     print()
-    reference = statistics.median(r[WAYS[2]] for r in rounds)
-    print(f"Worker CPU per MB stored, from 1 MB and {args.big_mb} MB outputs (median of {args.repeats}):")
+    print(f"Worker CPU per MB stored, from 1 MB and {args.big_mb} MB outputs (median of {args.repeats} rounds;")
+    print("the excess is taken round by round, against the plain pipe of the same round):")
     print("| way | CPU per MB | above the plain pipe |")
     print("|---|---|---|")
     for way in WAYS:
         per_mb = statistics.median(r[way] for r in rounds)
-        print(f"| {way} | {per_mb:.2f} ms | {per_mb - reference:+.2f} ms |")
+        excess = statistics.median(r[way] - r[WAYS[2]] for r in rounds)
+        print(f"| {way} | {per_mb:.2f} ms | {excess:+.2f} ms |")
 
 
 if __name__ == "__main__":

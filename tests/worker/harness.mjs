@@ -144,7 +144,7 @@ const absent = (className, prop) => ABSENT.has(prop) || (prop === "get" && class
 // each call to workerd and back costs Node ~10 ms per D1 statement here, where on Cloudflare a
 // binding call is I/O, not the Worker's CPU. Counted while at least one call is in flight, so
 // overlapping calls count once; reported per command beside its whole CPU (`binding_cpu_us`).
-let bindingDepth = 0, bindingSince = null, bindingCpuUs = 0, bindingCalls = 0;
+let bindingDepth = 0, bindingSince = null, bindingCpuUs = 0, bindingCalls = 0, d1Statements = 0;
 function bindingEnter() {
   bindingCalls++;
   if (bindingDepth++ === 0) bindingSince = process.cpuUsage();
@@ -190,7 +190,9 @@ function cached(target, className = null, overrides = {}) {
       let v = timedBinding(() => Reflect.get(t, prop));
       if (typeof v === "function") {
         const f = v;
+        const statement = className === "D1Database" && prop === "prepare";
         v = function (...args) {
+          if (statement) d1Statements++;
           const r = timedBinding(() => f.apply(t, args));
           return r instanceof Promise ? r.then(wrapResult) : wrapResult(r);
         };
@@ -940,13 +942,14 @@ rl.on("line", (line) => {
     const cpu = process.cpuUsage();
     bindingCpuUs = 0;
     bindingCalls = 0;
+    d1Statements = 0;
     // The process's CPU (user + system) while the command ran: commands run one at a time, so it is
     // the Worker's Python and JS work for it, plus the Node side of Miniflare's bindings.
     const cpuUs = () => { const d = process.cpuUsage(cpu); return d.user + d.system; };
     try {
       if (!fn) throw new Error(`unknown command ${req.cmd}`);
       const result = await fn(req);
-      writeProto({ id: req.id, ok: true, result, logs: currentLogs, ms: Math.round(performance.now() - t), cpu_us: cpuUs(), binding_cpu_us: bindingCpuUs, binding_calls: bindingCalls });
+      writeProto({ id: req.id, ok: true, result, logs: currentLogs, ms: Math.round(performance.now() - t), cpu_us: cpuUs(), binding_cpu_us: bindingCpuUs, binding_calls: bindingCalls, d1_statements: d1Statements });
     } catch (e) {
       writeProto({ id: req.id, ok: false, ...errInfo(e), logs: currentLogs, ms: Math.round(performance.now() - t), cpu_us: cpuUs() });
     } finally {

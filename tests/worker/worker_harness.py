@@ -211,6 +211,7 @@ class WorkerHarness:
         self.last_cpu_us = msg.get("cpu_us")
         self.last_binding_cpu_us = msg.get("binding_cpu_us")
         self.last_binding_calls = msg.get("binding_calls")
+        self.last_d1_statements = msg.get("d1_statements")  # statements prepared (run alone or in a batch)
         if not msg.get("ok"):
             raise HarnessError(f"{cmd} failed: {msg.get('error')}\n{msg.get('stack') or ''}")
         return msg["result"]
