@@ -87,6 +87,19 @@ FAIL_JOB = f"""
 UPDATE jobs SET status = 'failed', error = ?2, completed_at = ?3, updated_at = ?3
 WHERE id = ?1 AND status IN {OPEN_SQL}
 """
+# The jobs of ?1 (a JSON list) still open past their deadline fail, each with its own timeout error:
+# the JSON text the sweeper's fail_job wrote (json.dumps, and "None" where the job predates
+# timeout_seconds). CROSS JOIN keeps the list the outer loop, so each job is found by its id
+# (SQLite would otherwise walk an index of every job in the state, however few the ids).
+TIME_OUT_JOBS = f"""
+UPDATE jobs SET status = 'failed', completed_at = ?2, updated_at = ?2,
+                error = '{{"code": "timeout", "message": "no result within '
+                        || coalesce(timeout_seconds, 'None') || ' seconds"}}'
+WHERE seq IN (
+    SELECT j.seq FROM json_each(?1) e CROSS JOIN jobs j ON j.id = e.value
+    WHERE j.status IN {OPEN_SQL} AND j.deadline_at < ?2
+)
+"""
 # Succeeds the job once every expected result is stored; a no-op until then, and after. Results
 # can beat the provider's answer to the submit (a slow ack): then they date the submission.
 COMPLETE_JOB = f"""
@@ -154,6 +167,15 @@ async def fail_job(db: Database, job_id: str, error: dict[str, Any], now: str) -
     failed = (FAIL_JOB, [job_id, json.dumps(error), now])
     changed = await db.batch([failed, callback_outbox.job_event(job_id, "failed", now)])
     return changed[0] == 1
+
+
+async def time_out_jobs(db: Database, job_ids: list[str], now: str) -> int:
+    """Fail those of ``job_ids`` still open past their deadline with the timeout error, and record
+    each one's ``job.failed`` callback in the same write, in two statements however many there
+    are; the number failed (those that had finished meanwhile are left as they are)."""
+    timed_out = (TIME_OUT_JOBS, [json.dumps(job_ids), now])
+    changed = await db.batch([timed_out, callback_outbox.jobs_event(job_ids, "failed", now)])
+    return changed[0]
 
 
 async def cancel_job(db: Database, job_id: str, now: str) -> None:
