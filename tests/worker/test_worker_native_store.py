@@ -58,3 +58,22 @@ def test_the_same_output_without_a_declared_length_is_stored_through_python_with
     assert obj["body"] == data and obj["etag"].endswith("-3")  # 8 + 8 + 3.07 MiB parts
     assert (artifact["size"], artifact["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
     assert (artifact["width"], artifact["height"], artifact["duration_seconds"]) == (width, height, seconds)
+
+
+def test_a_download_cut_short_stores_nothing_and_is_retried_until_it_arrives_whole(ig):
+    data, content_type, _ = CASES["wav-18-MB"]
+    ig.fake.media_cut_after = 5 * MiB  # Content-Length says 18 MB; the connection closes after 5 MiB
+    ig.fake.extra_result_fields = {"imageURL": ig.fake.add_media("cut.wav", data)}
+    job_id = ig.submitted(image_job(1))
+    ig.deliver_results(job_id)
+    batch = ig.h.queue("ig-jobs", max_batch_size=1)
+    [message] = batch["messages"]
+    assert message["outcome"] == "retried", message  # not acked: the message comes back
+    assert ig.artifacts(job_id) == [] and ig.results(job_id)[0]["stored_at"] is None
+    assert [key for key in ig.h.r2_keys() if key.startswith("artifacts/")] == []  # no partial object
+    ig.fake.media_cut_after = None
+    ig.drain()
+    [artifact] = ig.artifacts(job_id)
+    assert ig.blob(artifact["blob_key"])["body"] == data
+    assert (artifact["size"], artifact["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    assert artifact["content_type"] == content_type
