@@ -52,6 +52,7 @@ CREATE INDEX jobs_by_provider_task ON jobs (provider, provider_task_id);
 CREATE INDEX jobs_failed_by_provider ON jobs (provider, completed_at) WHERE status = 'failed';
 CREATE INDEX jobs_holding_slots ON jobs (provider, status) WHERE slot_at IS NOT NULL;
 CREATE INDEX jobs_waiting_for_slots ON jobs (provider, seq) WHERE status = 'queued' AND slot_at IS NULL;
+CREATE INDEX jobs_by_status ON jobs (status || '', seq);  -- the library's status filter only
 
 CREATE TABLE job_tags (
     job_id TEXT NOT NULL REFERENCES jobs (id),
@@ -64,6 +65,49 @@ WHEN (SELECT count(*) FROM job_tags WHERE job_id = NEW.job_id) >= 50
  AND NOT EXISTS (SELECT 1 FROM job_tags WHERE job_id = NEW.job_id AND tag = NEW.tag)
 BEGIN
     SELECT RAISE(ABORT, 'ig: at most 50 tags');
+END;
+
+-- Job tag posting lists, ordered by the job's seq as artifact_tags is by the artifact's, so "newest
+-- jobs with tag X" is an index range scan; kept from job_tags (keyed by the job's id) by triggers.
+CREATE TABLE job_tag_postings (
+    tag TEXT NOT NULL,
+    job_seq INTEGER NOT NULL REFERENCES jobs (seq),
+    PRIMARY KEY (tag, job_seq)
+) WITHOUT ROWID;
+-- Job count per tag: picks the rarest AND tag to drive a job query.
+CREATE TABLE job_tag_counts (
+    tag TEXT PRIMARY KEY,
+    jobs INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER job_tag_postings_up AFTER INSERT ON job_tags BEGIN
+    INSERT INTO job_tag_postings (tag, job_seq) SELECT NEW.tag, seq FROM jobs WHERE id = NEW.job_id;
+    INSERT INTO job_tag_counts (tag, jobs) VALUES (NEW.tag, 1)
+    ON CONFLICT (tag) DO UPDATE SET jobs = jobs + 1;
+END;
+CREATE TRIGGER job_tag_postings_down AFTER DELETE ON job_tags BEGIN
+    DELETE FROM job_tag_postings WHERE tag = OLD.tag AND job_seq = (SELECT seq FROM jobs WHERE id = OLD.job_id);
+    UPDATE job_tag_counts SET jobs = jobs - 1 WHERE tag = OLD.tag;
+END;
+
+-- Where a time range starts and ends in seq order, one row per second that saw a job (or, below,
+-- an artifact) created: first_seq is the lowest seq of any row created in that second or later,
+-- last_seq the highest of any created in it or before. created_at and seq agree but for racing
+-- writers, so the bounds are exact yet close: a created_after/created_before page walks the seqs
+-- between them, never the rows outside the range. Kept by triggers, for rows inserted with the
+-- next seq (AUTOINCREMENT); a row created in an earlier second than the latest raises later last_seqs.
+CREATE TABLE job_seconds (
+    second TEXT PRIMARY KEY,              -- substr(created_at, 1, 19): 2026-11-21T10:00:00
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER job_seconds_up AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_seconds (second, first_seq, last_seq)
+    VALUES (substr(NEW.created_at, 1, 19),
+            min(NEW.seq, coalesce((SELECT first_seq FROM job_seconds WHERE second > substr(NEW.created_at, 1, 19)
+                                   ORDER BY second LIMIT 1), NEW.seq)),
+            NEW.seq)
+    ON CONFLICT (second) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq);
+    UPDATE job_seconds SET last_seq = NEW.seq WHERE second > substr(NEW.created_at, 1, 19) AND last_seq < NEW.seq;
 END;
 
 -- Every body the provider sent about a job: submit answers, webhooks, getResponse polls.
@@ -135,6 +179,40 @@ CREATE INDEX artifacts_by_task ON artifacts (task, seq);
 CREATE INDEX artifacts_by_created ON artifacts (created_at);
 CREATE INDEX artifacts_by_nsfw ON artifacts (nsfw, seq);
 CREATE UNIQUE INDEX uploads_by_sha256 ON artifacts (sha256) WHERE role = 'input' AND deleted_at IS NULL;
+CREATE TABLE artifact_seconds (
+    second TEXT PRIMARY KEY,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER artifact_seconds_up AFTER INSERT ON artifacts BEGIN
+    INSERT INTO artifact_seconds (second, first_seq, last_seq)
+    VALUES (substr(NEW.created_at, 1, 19),
+            min(NEW.seq, coalesce((SELECT first_seq FROM artifact_seconds WHERE second > substr(NEW.created_at, 1, 19)
+                                   ORDER BY second LIMIT 1), NEW.seq)),
+            NEW.seq)
+    ON CONFLICT (second) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq);
+    UPDATE artifact_seconds SET last_seq = NEW.seq WHERE second > substr(NEW.created_at, 1, 19) AND last_seq < NEW.seq;
+END;
+
+-- The kinds of each job's live artifacts, as posting lists by job seq: `GET /v1/jobs?kind=video`
+-- walks the jobs that have one instead of looking at the artifacts of every job.
+CREATE TABLE job_kinds (
+    kind TEXT NOT NULL,
+    job_seq INTEGER NOT NULL REFERENCES jobs (seq),
+    artifacts INTEGER NOT NULL,           -- the job's live artifacts of this kind; the row goes at 0
+    PRIMARY KEY (kind, job_seq)
+) WITHOUT ROWID;
+CREATE TRIGGER job_kinds_up AFTER INSERT ON artifacts WHEN NEW.job_id IS NOT NULL AND NEW.deleted_at IS NULL BEGIN
+    INSERT INTO job_kinds (kind, job_seq, artifacts) SELECT NEW.kind, seq, 1 FROM jobs WHERE id = NEW.job_id
+    ON CONFLICT (kind, job_seq) DO UPDATE SET artifacts = artifacts + 1;
+END;
+CREATE TRIGGER job_kinds_down AFTER UPDATE OF deleted_at ON artifacts
+WHEN NEW.job_id IS NOT NULL AND OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL BEGIN
+    UPDATE job_kinds SET artifacts = artifacts - 1
+    WHERE kind = OLD.kind AND job_seq = (SELECT seq FROM jobs WHERE id = OLD.job_id);
+    DELETE FROM job_kinds
+    WHERE kind = OLD.kind AND job_seq = (SELECT seq FROM jobs WHERE id = OLD.job_id) AND artifacts <= 0;
+END;
 
 -- Tag posting lists, ordered by artifact seq so "newest with tag X" is an index range scan.
 CREATE TABLE artifact_tags (
@@ -164,6 +242,13 @@ WHEN (SELECT count(*) FROM artifact_tags WHERE artifact_seq = NEW.artifact_seq) 
  AND NOT EXISTS (SELECT 1 FROM artifact_tags WHERE artifact_seq = NEW.artifact_seq AND tag = NEW.tag)
 BEGIN
     SELECT RAISE(ABORT, 'ig: at most 50 tags');
+END;
+-- A deleted artifact holds no tags, and no write can give it one again (a tag edit or a redelivered
+-- result racing the delete is skipped): posting lists and tag_counts hold live artifacts only.
+CREATE TRIGGER artifact_tags_live_only BEFORE INSERT ON artifact_tags
+WHEN (SELECT deleted_at FROM artifacts WHERE seq = NEW.artifact_seq) IS NOT NULL
+BEGIN
+    SELECT RAISE(IGNORE);
 END;
 
 -- Lineage: a job consumed an artifact (an "artifact:<id>" parameter). Parents of an artifact

@@ -18,6 +18,8 @@ from ig.library.filters import (
     NO_CURSOR,
     artifact_page_sql,
     encode_cursor,
+    job_conditions,
+    job_page_sql,
     parse_filters,
 )
 from ig.library.tags import MAX_TAG_LENGTH, TAG_PATTERN, normalize_tag
@@ -190,28 +192,116 @@ def test_every_bad_parameter_is_listed_in_one_refusal():
 # --- the SQL -------------------------------------------------------------------------------------
 
 
-def test_the_or_query_at_twenty_tags_walks_one_posting_list_per_tag_by_index():
-    """Each OR tag's branch searches the (tag, artifact_seq) key and stops at the page size; the
-    only sort is of the merged pages. Nested unions keep D1's 5 terms per compound SELECT."""
+EVERY_FILTER = {
+    "kind": ["image"],
+    "task": ["imageInference"],
+    "model": ["m1"],
+    "provider": ["mock"],
+    "created_after": ["2020-01-01"],
+    "created_before": ["2030-01-01"],
+    "q": ["lighthouse"],
+    "limit": ["500"],
+}
+TWENTY = {
+    "tag": [f"t{i}" for i in range(20)],
+    "any_tag": [f"o{i}" for i in range(20)],
+    "not_tag": [f"n{i}" for i in range(20)],
+}
+
+
+def plan(sql: str, params: list) -> list[str]:
     conn = sqlite3.connect(":memory:")
     conn.executescript(SCHEMA.read_text())
-    query = {
-        "any_tag": [f"o{i}" for i in range(20)],
-        "not_tag": [f"n{i}" for i in range(20)],
-        "kind": ["image"],
-        "task": ["imageInference"],
-        "model": ["m1"],
-        "provider": ["mock"],
-        "created_after": ["2020-01-01"],
-        "created_before": ["2030-01-01"],
-        "q": ["lighthouse"],
-        "role": ["output"],
-        "limit": ["500"],
-    }
+    return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+
+
+def no_walk_of_a_whole_table(steps: list[str]) -> bool:
+    """No step scans a table or an index from end to end, and nothing is sorted: every walk is
+    an index range searched newest first, so the LIMIT stops it after a page."""
+    return not [s for s in steps if s.startswith("SCAN") and "VIRTUAL TABLE" not in s or "FOR ORDER BY" in s]
+
+
+def most_compound_terms(sql: str) -> int:
+    """The most terms any one compound SELECT of ``sql`` has (D1 allows 5): UNIONs counted per
+    parenthesised level, as SQLite's parser counts them."""
+    counts, stack = [], [0]
+    for token in re.findall(r"\(|\)|\bUNION\b", sql):
+        if token == "(":
+            stack.append(0)
+        elif token == ")":
+            counts.append(stack.pop())
+        else:
+            stack[-1] += 1
+    return max(counts + stack) + 1
+
+
+def test_the_or_query_at_twenty_tags_merges_one_posting_list_per_tag_lazily():
+    """Each OR tag's walk searches the (tag, artifact_seq) key newest first, and SQLite merges the
+    walks in seq order, so a page reads about a page of postings whatever the posting lists'
+    length: no walk is cut, sorted or read ahead. Groups of UNION ALL keep D1's 5 terms per
+    compound SELECT; SQLite flattens them into the one merge."""
+    query = {"any_tag": TWENTY["any_tag"], "not_tag": TWENTY["not_tag"], "role": ["output"], **EVERY_FILTER}
     sql, params = artifact_page_sql(parse_filters(query), None)
-    assert len(params) == 2 + 20 + 9  # cursor and page size once; one per OR tag; each filter once
-    plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
-    assert plan.count("SEARCH d USING PRIMARY KEY (tag=? AND artifact_seq<?)") == 20
-    assert not [step for step in plan if re.match(r"SCAN (a|d|x|artifacts|artifact_tags)\b", step)]  # no table walks
-    assert plan.count("USE TEMP B-TREE FOR ORDER BY") == 1 and plan[-1] == "USE TEMP B-TREE FOR ORDER BY"
-    assert max(len(part.split(" UNION ")) for part in sql.split("(")) <= 5
+    assert len(params) == 2 + 20 + 20 + 8  # cursor and page size once; one per tag; each other filter once
+    steps = plan(sql, params)
+    assert steps.count("SEARCH d USING PRIMARY KEY (tag=? AND artifact_seq>? AND artifact_seq<?)") == 20
+    assert steps.count("MERGE (UNION)") == 3 and steps.count("MERGE (UNION ALL)") == 16  # one merge of 20 walks
+    assert no_walk_of_a_whole_table(steps), steps
+    assert most_compound_terms(sql) == 5
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"tag": ["t1", "t2"]},
+        {"any_tag": ["o1", "o2"]},
+        {"tag": ["t1"], "not_tag": ["n1"]},
+        {"q": ["lighthouse"]},
+        {"q": ["lighthouse"], "tag": ["t1"]},
+        {"kind": ["video"]},
+        {"status": ["failed"]},
+        {"status": ["failed"], "tag": ["t1"]},
+        {"model": ["m1"]},
+        {"created_after": ["2020-01-01"], "created_before": ["2021-01-01"]},
+        {"cursor": [encode_cursor(1000)]},
+        {**TWENTY, **EVERY_FILTER, "status": ["succeeded"]},
+    ],
+    ids=lambda query: "&".join(sorted(query)),
+)
+def test_every_job_query_walks_an_index_newest_first(query):
+    """The job queries are driven as the artifact ones are: the rarest AND tag's posting list
+    (job_tag_postings), the OR tags' merged posting lists, full text, a kind's job_kinds list, or a
+    (column, seq) index of jobs; never a walk of every job checking each one."""
+    filters = parse_filters(query, for_jobs=True)
+    sql, params = job_page_sql(filters, filters.tags[0] if filters.tags else None)
+    assert len(params) <= 100 and most_compound_terms(sql) <= 5
+    assert no_walk_of_a_whole_table(plan(sql, params))
+
+
+@pytest.mark.parametrize("form", ["tag", "any_tag", "q", "kind", "created"])
+def test_a_usage_report_reads_the_jobs_its_filters_find(form):
+    """The jobs a usage report counts come from the same index walks as a page (no ORDER BY,
+    no LIMIT): a report over a tag reads that tag's jobs, not every job."""
+    query = {
+        "tag": {"tag": ["t1"]},
+        "any_tag": {"any_tag": TWENTY["any_tag"]},
+        "q": {"q": ["lighthouse"]},
+        "kind": {"kind": ["text"]},
+        "created": {"created_after": ["2020-01-01"], "created_before": ["2021-01-01"]},
+    }[form]
+    filters = parse_filters(query, for_jobs=True)
+    where, params = job_conditions(filters, filters.tags[0] if filters.tags else None)
+    steps = plan(f"SELECT j.seq FROM jobs j WHERE {where}", params)
+    assert no_walk_of_a_whole_table(steps), steps
+
+
+def test_the_status_index_serves_the_library_only():
+    """jobs_by_status indexes an expression only the library's status filter writes: the queries
+    on open jobs keep the indexes made for them (the waiting jobs' partial index, (model, seq))."""
+    from ig.jobs.limits import OLDEST_WAITING
+    from ig.jobs.resolution import RECENT_COST
+
+    assert plan(OLDEST_WAITING, ["fal", 10]) == ["SEARCH jobs USING INDEX jobs_waiting_for_slots (provider=?)"]
+    assert "SEARCH j USING INDEX jobs_by_model (model=?)" in plan(RECENT_COST, ["m", "fal"])
+    sql, params = job_page_sql(parse_filters({"status": ["failed"]}, for_jobs=True), None)
+    assert plan(sql, params) == ["SEARCH j USING INDEX jobs_by_status (<expr>=? AND seq<?)"]

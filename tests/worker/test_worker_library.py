@@ -1,6 +1,7 @@
 """The library features whose bytes cross the Worker adapters: range requests (R2 ranged reads),
 uploads (the request body streamed from its JS ReadableStream into R2, multipart for large ones),
-deletion (R2 delete) and signed content URLs. Checked in Miniflare's D1 and R2, read from Node."""
+deletion (R2 delete) and signed content URLs. Checked in Miniflare's D1 and R2, read from Node.
+And the library's queries on D1 itself: what they find, and how many rows D1 says they read."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import ast
 import hashlib
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 from fixtures.fake_runware import tiny_png
 
-from .ig_worker import BASE, IMAGE_JOB, image_job
+from ig.library.filters import job_page_sql, parse_filters
+
+from .ig_worker import BASE, IMAGE_JOB, first_schema_job_sql, harness_before, image_job
 
 MiB = 1024 * 1024
 
@@ -327,3 +331,145 @@ def test_an_uploaded_svg_is_served_from_r2_as_a_sandboxed_download(ig):
     assert r.header("content-security-policy") == "default-src 'none'; style-src 'unsafe-inline'; sandbox"
     assert r.header("x-content-type-options") == "nosniff"
     assert r.header("content-disposition") == f'attachment; filename="{artifact["id"]}.svg"'
+
+
+JOBS_ON_D1 = 300
+EPOCH = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+
+
+def _moment(i: int, milliseconds: int = 0) -> str:
+    """When job ``i`` of ``_seed_jobs_on_d1`` was created (plus ``milliseconds``)."""
+    at = EPOCH + timedelta(seconds=2 * i, milliseconds=milliseconds)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def _seed_jobs_on_d1(ig) -> list[str]:
+    """300 finished jobs straight into D1, one every two seconds, oldest first (so in seq order):
+    every one tagged ``all``, every 10th ``tenth``, every 3rd ``third``, every 7th failed, every
+    5th about a lighthouse. The triggers of migration 0007 index them as ig's own writes would."""
+    number = "CAST(substr(id, 5) AS INTEGER)"
+    ig.h.apply_sql(
+        sql=f"""
+        WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {JOBS_ON_D1 - 1})
+        INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,
+                          provider_task_id, expected_results, created_at, deadline_at, next_check_at, updated_at)
+        SELECT printf('job-%03d', i), CASE WHEN i % 7 = 0 THEN 'failed' ELSE 'succeeded' END, 'mock',
+               'imageInference', 'm' || (i % 4), '{{}}', '{{}}', '{{}}', '{{}}', '', 1,
+               strftime('%Y-%m-%dT%H:%M:%S.000Z', {int(EPOCH.timestamp())} + 2 * i, 'unixepoch'),
+               '2030-01-01T00:00:00.000Z', '2030-01-01T00:00:00.000Z', '2030-01-01T00:00:00.000Z'
+        FROM n;
+        INSERT INTO job_tags (job_id, tag) SELECT id, 'all' FROM jobs;
+        INSERT INTO job_tags (job_id, tag) SELECT id, 'tenth' FROM jobs WHERE {number} % 10 = 0;
+        INSERT INTO job_tags (job_id, tag) SELECT id, 'third' FROM jobs WHERE {number} % 3 = 0;
+        INSERT INTO job_search (rowid, body)
+        SELECT seq, CASE WHEN {number} % 5 = 0 THEN 'a lighthouse at dusk' ELSE 'a fox' END FROM jobs;
+        """
+    )
+    assert ig.rows("SELECT created_at FROM jobs WHERE id = 'job-007'") == [{"created_at": _moment(7)}]
+    return [f"job-{i:03d}" for i in reversed(range(JOBS_ON_D1))]  # newest first
+
+
+def test_job_queries_on_d1_are_exact_and_read_about_a_page(ig):
+    """The job filters on D1 itself, through the Worker: tag AND/OR/NOT, q, status and a time range,
+    paged by cursor, and a tag edited after the fact. And what each page query reads, by D1's own
+    ``rows_read``: a walk of the posting lists, the FTS index or the seqs a time range holds, about
+    a page's worth (at most 3 rows per item and 10 more), never the 300 jobs."""
+    newest_first = _seed_jobs_on_d1(ig)
+
+    def where(keep) -> list[str]:
+        return [job_id for job_id in newest_first if keep(int(job_id[4:]))]
+
+    def paged(query: list[tuple[str, str]], limit: int) -> list[str]:
+        ids, cursor = [], []
+        while True:
+            r = ig.fetch("GET", f"/v1/jobs?{urlencode([*query, ('limit', limit), *cursor])}")
+            assert r.status == 200, r.text
+            ids += [job["id"] for job in r.json()["items"]]
+            if not r.json()["next_cursor"]:
+                return ids
+            assert len(r.json()["items"]) == limit
+            cursor = [("cursor", r.json()["next_cursor"])]
+
+    cases = {
+        (("tag", "tenth"),): where(lambda i: i % 10 == 0),
+        (("tag", "tenth"), ("tag", "third")): where(lambda i: i % 30 == 0),
+        (("any_tag", "tenth"), ("any_tag", "third")): where(lambda i: i % 10 == 0 or i % 3 == 0),
+        (("tag", "third"), ("not_tag", "tenth")): where(lambda i: i % 3 == 0 and i % 10),
+        (("q", "lighthouse"), ("tag", "third")): where(lambda i: i % 15 == 0),
+        (("status", "failed"), ("any_tag", "tenth"), ("any_tag", "nope")): where(lambda i: i % 70 == 0),
+        (("created_after", _moment(40, -1)), ("created_before", _moment(60, 1))): where(lambda i: 40 <= i <= 60),
+        (("created_before", _moment(30)), ("tag", "tenth")): where(lambda i: i < 30 and i % 10 == 0),
+    }
+    for query, want in cases.items():
+        assert want and paged(list(query), 500) == want, query
+        assert paged(list(query), 3) == want, query
+
+    edited = ig.fetch("POST", "/v1/jobs/job-007/tags", json={"add": ["tenth"], "remove": ["all"]})
+    assert edited.status == 200 and edited.json()["tags"] == ["tenth"]
+    assert paged([("tag", "tenth")], 4) == where(lambda i: i % 10 == 0 or i == 7)
+    assert paged([("tag", "tenth"), ("tag", "all")], 4) == where(lambda i: i % 10 == 0)
+    assert paged([("tag", "all"), ("created_before", _moment(9))], 2) == where(lambda i: i < 9 and i != 7)
+
+    limit = 10
+    for query in (
+        {"tag": ["tenth"]},
+        {"tag": ["all"], "not_tag": ["third"]},
+        {"any_tag": ["tenth", "third"]},
+        {"q": ["lighthouse"]},
+        {"status": ["failed"]},
+        {"created_after": [_moment(40)], "created_before": [_moment(60)]},
+        {"created_before": [_moment(30)], "tag": ["all"]},
+    ):
+        filters = parse_filters({**query, "limit": [str(limit)]}, for_jobs=True)
+        driver = min(filters.tags, key=lambda t: t != "tenth") if filters.tags else None
+        sql, params = job_page_sql(filters, driver)
+        result = ig.h.d1(sql, *params)
+        assert len(result["results"]) == limit + 1, query
+        assert result["meta"]["rows_read"] <= 3 * (limit + 1) + 10, (query, result["meta"]["rows_read"])
+
+
+def test_migration_0007_indexes_the_jobs_and_tags_a_d1_database_already_has(make_worker):
+    """On D1 itself: 0007 fills the job posting lists, tag counts, kinds and time bounds from the
+    rows already there (window functions, INSERT ... SELECT), and drops a tag a deleted artifact
+    held; its triggers keep them from then on."""
+    h, migration = harness_before(make_worker, "0007_job_queries.sql")
+    artifact = (
+        "INSERT INTO artifacts (id, role, job_id, kind, content_type, size, sha256, blob_key, created_at, deleted_at)"
+        " VALUES ('{id}', 'output', 'j1', '{kind}', 'x/y', 1, 'x', 'artifacts/{id}', '2026-01-01T00:00:0{n}.000Z',"
+        " {deleted});"
+    )
+    h.apply_sql(
+        sql=first_schema_job_sql()
+        + "INSERT INTO job_tags (job_id, tag) VALUES ('j1', 'kept'), ('j1', 'user:1');"
+        + artifact.format(id="a1", kind="image", n=1, deleted="NULL")
+        + artifact.format(id="a2", kind="image", n=2, deleted="NULL")
+        + artifact.format(id="a3", kind="text", n=3, deleted="'2026-01-02T00:00:00.000Z'")
+        + "INSERT INTO artifact_tags (tag, artifact_seq) SELECT 'kept', seq FROM artifacts;"
+    )
+    h.apply_sql(path=migration)
+    [job] = h.d1_rows("SELECT seq FROM jobs")
+    assert h.d1_rows("SELECT tag, job_seq FROM job_tag_postings ORDER BY tag") == [
+        {"tag": "kept", "job_seq": job["seq"]},
+        {"tag": "user:1", "job_seq": job["seq"]},
+    ]
+    assert h.d1_rows("SELECT tag, jobs FROM job_tag_counts ORDER BY tag") == [
+        {"tag": "kept", "jobs": 1},
+        {"tag": "user:1", "jobs": 1},
+    ]
+    assert h.d1_rows("SELECT kind, job_seq, artifacts FROM job_kinds") == [
+        {"kind": "image", "job_seq": job["seq"], "artifacts": 2}
+    ]
+    assert h.d1_rows("SELECT second, first_seq, last_seq FROM job_seconds") == [
+        {"second": "2026-01-01T00:00:00", "first_seq": job["seq"], "last_seq": job["seq"]}
+    ]
+    assert [r["second"] for r in h.d1_rows("SELECT second FROM artifact_seconds ORDER BY second")] == [
+        "2026-01-01T00:00:01",
+        "2026-01-01T00:00:02",
+        "2026-01-01T00:00:03",
+    ]
+    assert h.d1_rows("SELECT tag, artifacts FROM tag_counts") == [{"tag": "kept", "artifacts": 2}]  # a3 is deleted
+    h.apply_sql(sql="INSERT INTO artifact_tags (tag, artifact_seq) SELECT 'late', seq FROM artifacts;")
+    assert h.d1_rows("SELECT count(*) AS n FROM artifact_tags WHERE tag = 'late'") == [{"n": 2}]
+    h.apply_sql(sql="DELETE FROM job_tags WHERE tag = 'user:1';")
+    assert h.d1_rows("SELECT tag FROM job_tag_postings") == [{"tag": "kept"}]
+    assert h.d1_rows("SELECT jobs FROM job_tag_counts WHERE tag = 'user:1'") == [{"jobs": 0}]

@@ -13,7 +13,10 @@ from ig.library.views import ARTIFACT_BY_ID, ARTIFACTS_BY_SEQS, job_views, rende
 from ig.ports import BlobStore, Database, Row, Statement
 
 RAREST_TAG = """
-SELECT tag, artifacts FROM tag_counts WHERE tag IN (SELECT value FROM json_each(?1)) ORDER BY artifacts LIMIT ?2
+SELECT tag, artifacts AS n FROM tag_counts WHERE tag IN (SELECT value FROM json_each(?1)) ORDER BY artifacts LIMIT ?2
+"""
+RAREST_JOB_TAG = """
+SELECT tag, jobs AS n FROM job_tag_counts WHERE tag IN (SELECT value FROM json_each(?1)) ORDER BY jobs LIMIT ?2
 """
 ARTIFACT_RECORD = (
     "SELECT seq, id, role, kind, content_type, size, sha256, blob_key, deleted_at FROM artifacts WHERE id = ?1"
@@ -24,13 +27,25 @@ SELECT tag, artifacts FROM tag_counts WHERE artifacts > 0 AND tag >= ?1 AND tag 
 """
 
 
+NOTHING = ""
+"""The driver tag of a query one of whose AND tags is on nothing: it matches nothing."""
+
+
+async def rarest_tag(db: Database, filters: Filters, *, jobs: bool = False) -> str | None:
+    """The AND tag on the fewest artifacts (or jobs), to drive the query; ``None`` without AND
+    tags, ``NOTHING`` when one of them is on none."""
+    if not filters.tags:
+        return None
+    counts = await db.all(RAREST_JOB_TAG if jobs else RAREST_TAG, [json.dumps(filters.tags), len(filters.tags)])
+    if len(counts) < len(filters.tags) or counts[0]["n"] <= 0:
+        return NOTHING
+    return counts[0]["tag"]
+
+
 async def list_artifacts(db: Database, filters: Filters, base_url: str) -> dict[str, Any]:
-    driver = None
-    if filters.tags:
-        counts = await db.all(RAREST_TAG, [json.dumps(filters.tags), len(filters.tags)])
-        if len(counts) < len(filters.tags) or counts[0]["artifacts"] <= 0:
-            return {"items": [], "next_cursor": None}  # some required tag is on nothing
-        driver = counts[0]["tag"]
+    driver = await rarest_tag(db, filters)
+    if driver == NOTHING:
+        return {"items": [], "next_cursor": None}
     sql, params = artifact_page_sql(filters, driver)
     page = await db.all(sql, params)
     more = len(page) > filters.limit
@@ -44,12 +59,15 @@ async def list_artifacts(db: Database, filters: Filters, base_url: str) -> dict[
 
 
 async def list_jobs(db: Database, filters: Filters, base_url: str) -> dict[str, Any]:
-    sql, params = job_page_sql(filters)
+    driver = await rarest_tag(db, filters, jobs=True)
+    if driver == NOTHING:
+        return {"items": [], "next_cursor": None}
+    sql, params = job_page_sql(filters, driver)
     page = await db.all(sql, params)
     more = len(page) > filters.limit
     page = page[: filters.limit]
     return {
-        "items": await job_views(db, [r["id"] for r in page], base_url),
+        "items": await job_views(db, [r["seq"] for r in page], base_url),
         "next_cursor": encode_cursor(page[-1]["seq"]) if more and page else None,
     }
 

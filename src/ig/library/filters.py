@@ -2,15 +2,18 @@
 time range, full-text ``q``), parsed from query parameters and compiled to SQL that an index
 drives, so a page costs the same at a million artifacts as at ten thousand.
 
-Artifacts are walked newest first along ``seq``. The driving index is picked by what the query
-has: the rarest AND tag's posting list, one posting list per OR tag (merged), the FTS5 index for
-``q``, or an ``(column, seq)`` index. Everything else is checked per candidate row."""
+Artifacts and jobs are walked newest first along ``seq``. The driving index is picked by what the
+query has: the rarest AND tag's posting list, one posting list per OR tag (merged lazily), the FTS5
+index for ``q``, the posting list of a kind (jobs), or an ``(column, seq)`` index; a time range
+bounds the seqs walked. Tags and words are then checked by key lookups on the candidate's seq, and
+only the other filters read its row. bench/d1_rows_read.py measures what each form reads on D1."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -175,7 +178,7 @@ def parse_filters(query: dict[str, list[str]], *, for_jobs: bool = False) -> Fil
     return filters
 
 
-# --- conditions shared by artifacts and jobs ------------------------------------------------------
+# --- the SQL: a driver walks an index newest first, each candidate is checked -------------------
 
 MAX_COMPOUND_TERMS = 5
 """D1 (workerd's SQLite) refuses a compound SELECT of more than 5 terms; larger unions nest."""
@@ -196,138 +199,191 @@ class _Params:
 
 @dataclass(frozen=True)
 class _Table:
+    table: str  # artifacts or jobs
     alias: str  # a or j
-    tags: str  # its tag table
-    tag_owner: str  # how a tag row points at the row being filtered
+    postings: str  # its tag posting lists: (tag, seq) rows, newest last in each tag
+    posting_seq: str  # the seq column of a posting
     search: str  # its FTS5 table, keyed by the row's seq
+    seconds: str  # its (second, first_seq, last_seq) bounds of time ranges
+    live: str | None  # what keeps deleted rows out, where a driver may hold them
 
 
-ARTIFACTS = _Table("a", "artifact_tags", "x.artifact_seq = a.seq", "artifact_search")
-JOBS = _Table("j", "job_tags", "x.job_id = j.id", "job_search")
+ARTIFACTS = _Table(
+    "artifacts", "a", "artifact_tags", "artifact_seq", "artifact_search", "artifact_seconds", "a.deleted_at IS NULL"
+)
+JOBS = _Table("jobs", "j", "job_tag_postings", "job_seq", "job_search", "job_seconds", None)
 
 
-def _common_conditions(
-    f: Filters, t: _Table, p: _Params, *, skip_tag: str | None = None, skip_any: bool = False, skip_q: bool = False
-) -> list[str]:
-    """Tag algebra, time range and full text; one JSON parameter per tag set."""
-    where: list[str] = []
-    has_tag = f"FROM {t.tags} x WHERE {t.tag_owner} AND x.tag IN (SELECT value FROM json_each({{}}))"
-    rest = [tag for tag in f.tags if tag != skip_tag]
-    if rest:
-        where.append(f"(SELECT count(*) {has_tag.format(p(json.dumps(rest)))}) = {p(len(rest))}")
-    if f.any_tags and not skip_any:
-        where.append(f"EXISTS (SELECT 1 {has_tag.format(p(json.dumps(f.any_tags)))})")
-    if f.not_tags:
-        where.append(f"NOT EXISTS (SELECT 1 {has_tag.format(p(json.dumps(f.not_tags)))})")
-    if f.created_after:
-        where.append(f"{t.alias}.created_at > {p(f.created_after)}")
-    if f.created_before:
-        where.append(f"{t.alias}.created_at < {p(f.created_before)}")
-    if f.q and not skip_q:
-        where.append(f"EXISTS (SELECT 1 FROM {t.search} WHERE {t.search} MATCH {p(f.q)} AND rowid = {t.alias}.seq)")
-    return where
+@dataclass
+class _Driver:
+    """Where the candidates come from, in seq order: a posting list, the FTS5 index, a kind's
+    posting list, or the table itself (walked along seq or a ``(column, seq)`` index)."""
+
+    source: str  # the FROM clause of one candidate walk
+    seq: str  # the candidate's seq, in the walk's index order
+    key: list[str]  # the conditions that select the walk's index range
+    live: bool  # it holds live rows only: deleted_at needs no check
+    is_table: bool = False
+
+
+@dataclass
+class _Query:
+    """A query taken apart: its driver (one per OR tag when OR tags drive), the bounds on the
+    seqs it may walk, the checks made on a candidate's seq without reading its row, and the
+    conditions on its row."""
+
+    drivers: list[_Driver]
+    bounds: Callable[[str], list[str]]
+    checks: Callable[[str], list[str]]
+    row: list[str]
+
+
+def _query(f: Filters, t: _Table, p: _Params, driver_tag: str | None, row: list[str], before: str | None) -> _Query:
+    """Pick the driver (the rarest AND tag, else one walk per OR tag, else full text, else the
+    kind of a job's artifacts, else the table), bound its seqs by the cursor (``before``) and
+    the time range, and write every other filter as a check on the candidate's seq (a key
+    lookup, which reads nothing when it fails) or on its row."""
+    tags = {tag: p(tag) for tag in f.tags}
+    any_tags = [p(tag) for tag in f.any_tags]
+    not_tags = [p(tag) for tag in f.not_tags]
+    q = p(f.q) if f.q else None
+    kind = p(f.columns["kind"]) if t is JOBS and "kind" in f.columns else None
+    after_moment = p(f.created_after) if f.created_after else None
+    before_moment = p(f.created_before) if f.created_before else None
+
+    def posting(tag: str) -> _Driver:
+        return _Driver(f"{t.postings} d", f"d.{t.posting_seq}", [f"d.tag = {tag}"], live=True)
+
+    if driver_tag is not None:
+        drivers = [posting(tags[driver_tag])]
+    elif any_tags:
+        drivers = [posting(tag) for tag in any_tags]
+    elif q:
+        drivers = [_Driver(t.search, f"{t.search}.rowid", [f"{t.search} MATCH {q}"], live=t.live is None)]
+    elif kind:
+        drivers = [_Driver("job_kinds d", "d.job_seq", [f"d.kind = {kind}"], live=True)]
+    else:
+        drivers = [_Driver(f"{t.table} {t.alias}", f"{t.alias}.seq", [], live=t.live is None, is_table=True)]
+    driver = drivers[0]
+
+    # A time range holds the seqs between these bounds (``t.seconds``): a page walks only those,
+    # however far back the range lies, and checks created_at on the row. The cursor and the
+    # range's end make one upper bound: SQLite starts an index range at one bound per side, and
+    # would walk from the cursor down to the range's end.
+    upper = before
+    lower = None
+    if before_moment:
+        second = f"substr({before_moment}, 1, 19)"
+        last = f"(SELECT last_seq FROM {t.seconds} WHERE second <= {second} ORDER BY second DESC LIMIT 1)"
+        upper = f"min({before}, {last} + 1)" if before else f"{last} + 1"
+        row = [*row, f"{t.alias}.created_at < {before_moment}"]
+    if after_moment:
+        second = f"substr({after_moment}, 1, 19)"
+        lower = f"(SELECT first_seq FROM {t.seconds} WHERE second >= {second} ORDER BY second LIMIT 1)"
+        row = [*row, f"{t.alias}.created_at > {after_moment}"]
+    if not driver.live and t.live:
+        row = [t.live, *row]
+
+    def bounds(seq: str) -> list[str]:
+        return ([f"{seq} < {upper}"] if upper else []) + ([f"{seq} >= {lower}"] if lower else [])
+
+    def checks(seq: str) -> list[str]:
+        has = f"SELECT 1 FROM {t.postings} x WHERE x.{t.posting_seq} = {seq} AND x.tag"
+        out = [f"EXISTS ({has} = {tags[tag]})" for tag in f.tags if tag != driver_tag]
+        if any_tags and driver_tag is not None:
+            out.append(f"EXISTS ({has} IN ({', '.join(any_tags)}))")
+        if not_tags:
+            out.append(f"NOT EXISTS ({has} IN ({', '.join(not_tags)}))")
+        if q and driver.source != t.search:
+            out.append(f"EXISTS (SELECT 1 FROM {t.search} WHERE {t.search} MATCH {q} AND rowid = {seq})")
+        if kind and driver.source != "job_kinds d":
+            out.append(f"EXISTS (SELECT 1 FROM job_kinds k WHERE k.kind = {kind} AND k.job_seq = {seq})")
+        return out
+
+    return _Query(drivers, bounds, checks, row)
+
+
+def _walk(query: _Query, driver: _Driver, t: _Table, *, with_row: bool = True) -> str:
+    """One driver's candidates that pass every check, as ``SELECT seq``, in the driver's order."""
+    source = driver.source
+    row = query.row if with_row else []
+    if row and not driver.is_table:
+        # CROSS JOIN makes SQLite walk the driver first, newest first, and read only candidates' rows.
+        source += f" CROSS JOIN {t.table} {t.alias} ON {t.alias}.seq = {driver.seq}"
+    where = [*driver.key, *query.bounds(driver.seq), *query.checks(driver.seq), *row]
+    return f"SELECT {driver.seq} AS seq FROM {source} WHERE {' AND '.join(where) or '1'}"
 
 
 def _union(selects: list[str]) -> str:
-    """``selects`` (each yielding ``seq``) as one UNION, nested so that no compound SELECT has
-    more than ``MAX_COMPOUND_TERMS`` terms."""
-    while len(selects) > MAX_COMPOUND_TERMS:
-        groups = [selects[i : i + MAX_COMPOUND_TERMS] for i in range(0, len(selects), MAX_COMPOUND_TERMS)]
-        selects = [g[0] if len(g) == 1 else f"SELECT seq FROM ({' UNION '.join(g)})" for g in groups]
-    return " UNION ".join(selects)
+    """``selects`` (each yielding ``seq`` in index order) as one UNION that SQLite merges lazily:
+    an ``ORDER BY seq ... LIMIT`` on it reads each walk only as far as the page reaches. More than
+    ``MAX_COMPOUND_TERMS`` go in groups of UNION ALL subqueries, which SQLite flattens into the
+    one merge (a UNION subquery it would compute whole); the outer UNION drops the duplicates."""
+    if len(selects) <= MAX_COMPOUND_TERMS:
+        return " UNION ".join(selects)
+    groups = [selects[i : i + MAX_COMPOUND_TERMS] for i in range(0, len(selects), MAX_COMPOUND_TERMS)]
+    if len(groups) > MAX_COMPOUND_TERMS:
+        raise ValueError(f"at most {MAX_COMPOUND_TERMS**2} walks in one union")
+    return " UNION ".join(f"SELECT seq FROM ({' UNION ALL '.join(group)})" for group in groups)
+
+
+def _page_sql(f: Filters, t: _Table, p: _Params, driver_tag: str | None, row: list[str]) -> str:
+    before = p(f.after_seq if f.after_seq is not None else NO_CURSOR)
+    limit = p(f.limit + 1)
+    query = _query(f, t, p, driver_tag, row, before)
+    return f"{_union([_walk(query, driver, t) for driver in query.drivers])} ORDER BY seq DESC LIMIT {limit}"
 
 
 # --- artifacts ---------------------------------------------------------------------------------
-
-
-def _artifact_conditions(
-    f: Filters, p: _Params, *, skip_tag: str | None = None, skip_any: bool = False, skip_q: bool = False
-) -> str:
-    where = [
-        "a.deleted_at IS NULL",
-        *_common_conditions(f, ARTIFACTS, p, skip_tag=skip_tag, skip_any=skip_any, skip_q=skip_q),
-    ]
-    where += [f"a.{name} = {p(value)}" for name, value in f.columns.items()]
-    if f.models:
-        where.append(f"a.model IN ({', '.join(p(m) for m in f.models)})")
-    if f.role:
-        where.append(f"a.role = {p(f.role)}")
-    if f.nsfw is True:
-        where.append("a.nsfw = 1")
-    elif f.nsfw is False:
-        where.append("coalesce(a.nsfw, 0) = 0")  # not flagged: checked clean, or never checked
-    return " AND ".join(where)
 
 
 def artifact_page_sql(f: Filters, driver_tag: str | None) -> tuple[str, list[Any]]:
     """SQL returning up to ``limit + 1`` artifact seqs, newest first. ``driver_tag`` is the
     rarest AND tag (the caller looks it up in tag_counts), if the query has AND tags."""
     p = _Params()
-    before = p(f.after_seq if f.after_seq is not None else NO_CURSOR)
-    limit = p(f.limit + 1)
-    if driver_tag is not None:
-        where = _artifact_conditions(f, p, skip_tag=driver_tag)
-        # CROSS JOIN makes SQLite walk the posting list first, newest first.
-        sql = (
-            "SELECT a.seq FROM artifact_tags d CROSS JOIN artifacts a ON a.seq = d.artifact_seq"
-            f" WHERE d.tag = {p(driver_tag)} AND d.artifact_seq < {before} AND {where}"
-            f" ORDER BY d.artifact_seq DESC LIMIT {limit}"
-        )
-    elif f.any_tags:
-        # One posting list per OR tag, each cut at the page size, then merged: never a sort of
-        # whole posting lists. The other conditions are written once and bound once.
-        where = _artifact_conditions(f, p, skip_any=True)
-        branches = [
-            "SELECT * FROM (SELECT a.seq AS seq FROM artifact_tags d CROSS JOIN artifacts a ON a.seq = d.artifact_seq"
-            f" WHERE d.tag = {p(tag)} AND d.artifact_seq < {before} AND {where}"
-            f" ORDER BY d.artifact_seq DESC LIMIT {limit})"
-            for tag in f.any_tags
-        ]
-        sql = f"SELECT seq FROM ({_union(branches)}) ORDER BY seq DESC LIMIT {limit}"
-    elif f.q:
-        where = _artifact_conditions(f, p, skip_q=True)
-        sql = (
-            "SELECT a.seq FROM artifact_search CROSS JOIN artifacts a ON a.seq = artifact_search.rowid"
-            f" WHERE artifact_search MATCH {p(f.q)} AND artifact_search.rowid < {before} AND {where}"
-            f" ORDER BY artifact_search.rowid DESC LIMIT {limit}"
-        )
-    else:
-        where = _artifact_conditions(f, p)
-        sql = f"SELECT a.seq FROM artifacts a WHERE a.seq < {before} AND {where} ORDER BY a.seq DESC LIMIT {limit}"
-    return sql, p.values
+    row = [f"a.{name} = {p(value)}" for name, value in f.columns.items()]
+    if f.models:
+        row.append(f"a.model IN ({', '.join(p(m) for m in f.models)})")
+    if f.role:
+        row.append(f"a.role = {p(f.role)}")
+    if f.nsfw is True:
+        row.append("a.nsfw = 1")
+    elif f.nsfw is False:
+        row.append("coalesce(a.nsfw, 0) = 0")  # not flagged: checked clean, or never checked
+    return _page_sql(f, ARTIFACTS, p, driver_tag, row), p.values
 
 
 # --- jobs --------------------------------------------------------------------------------------
 
 
-def _job_conditions(f: Filters, p: _Params) -> list[str]:
-    where = _common_conditions(f, JOBS, p)
-    for name, value in f.columns.items():
-        if name == "kind":
-            where.append(
-                "EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id"
-                f" AND a.kind = {p(value)} AND a.deleted_at IS NULL)"
-            )
-        else:
-            where.append(f"{'j.id' if name == 'job_id' else f'j.{name}'} = {p(value)}")
+def _job_row(f: Filters, p: _Params) -> list[str]:
+    row = [
+        f"{'j.id' if name == 'job_id' else f'j.{name}'} = {p(value)}"
+        for name, value in f.columns.items()
+        if name != "kind"
+    ]
     if f.models:
-        where.append(f"j.model IN ({', '.join(p(m) for m in f.models)})")
+        row.append(f"j.model IN ({', '.join(p(m) for m in f.models)})")
     if f.status:
-        where.append(f"j.status = {p(f.status)}")
-    return where
+        row.append(f"j.status || '' = {p(f.status)}")  # the expression jobs_by_status indexes
+    return row
 
 
-def job_conditions(f: Filters) -> tuple[str, list[Any]]:
-    """A WHERE clause (alias ``j``, "1" when empty) for every filter except the cursor, and its
-    parameters."""
+def job_page_sql(f: Filters, driver_tag: str | None) -> tuple[str, list[Any]]:
+    """SQL returning up to ``limit + 1`` job seqs, newest first. ``driver_tag`` is the rarest AND
+    tag (the caller looks it up in job_tag_counts), if the query has AND tags."""
     p = _Params()
-    return " AND ".join(_job_conditions(f, p)) or "1", p.values
+    return _page_sql(f, JOBS, p, driver_tag, _job_row(f, p)), p.values
 
 
-def job_page_sql(f: Filters) -> tuple[str, list[Any]]:
-    """SQL returning up to ``limit + 1`` job seqs, newest first."""
+def job_conditions(f: Filters, driver_tag: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause on ``jobs j`` for every filter (the jobs a usage report counts), driven by
+    an index as a page is, and its parameters. ``driver_tag`` as for ``job_page_sql``."""
     p = _Params()
-    before = p(f.after_seq if f.after_seq is not None else NO_CURSOR)
-    where = " AND ".join([f"j.seq < {before}", *_job_conditions(f, p)])
-    sql = f"SELECT j.seq, j.id FROM jobs j WHERE {where} ORDER BY j.seq DESC LIMIT {p(f.limit + 1)}"
-    return sql, p.values
+    query = _query(f, JOBS, p, driver_tag, _job_row(f, p), None)
+    if query.drivers[0].is_table:
+        where = [*query.bounds("j.seq"), *query.checks("j.seq"), *query.row]
+    else:
+        walks = [_walk(query, driver, JOBS, with_row=False) for driver in query.drivers]
+        where = [f"j.seq IN ({_union(walks)})", *query.row]
+    return " AND ".join(where) or "1", p.values

@@ -35,7 +35,7 @@ FROM jobs j WHERE j.id = ?1
 ARTIFACTS_OF_JOB = ARTIFACT_COLUMNS + " WHERE a.job_id = ?1 AND a.deleted_at IS NULL ORDER BY a.seq"
 ARTIFACT_BY_ID = ARTIFACT_COLUMNS + " WHERE a.id = ?1"
 ARTIFACTS_BY_SEQS = ARTIFACT_COLUMNS + " WHERE a.seq IN (SELECT value FROM json_each(?1))"
-JOBS_WITH_EXTRAS = JOB_WITH_EXTRAS.replace("WHERE j.id = ?1", "WHERE j.id IN (SELECT value FROM json_each(?1))")
+JOBS_WITH_EXTRAS = JOB_WITH_EXTRAS.replace("WHERE j.id = ?1", "WHERE j.seq IN (SELECT value FROM json_each(?1))")
 ARTIFACTS_OF_JOBS = (
     ARTIFACT_COLUMNS + " WHERE a.job_id IN (SELECT value FROM json_each(?1)) AND a.deleted_at IS NULL ORDER BY a.seq"
 )
@@ -151,13 +151,12 @@ async def job_view(db: Database, job_id: str, base_url: str) -> dict[str, Any] |
     return render_job(job, await db.all(ARTIFACTS_OF_JOB, [job_id]), base_url)
 
 
-async def job_views(db: Database, job_ids: list[str], base_url: str) -> list[dict[str, Any]]:
-    """Several jobs with their artifacts in two queries, in the order of ``job_ids``."""
-    if not job_ids:
+async def job_views(db: Database, seqs: list[int], base_url: str) -> list[dict[str, Any]]:
+    """Several jobs (by seq) with their artifacts in two queries, in the order of ``seqs``."""
+    if not seqs:
         return []
-    ids = json.dumps(job_ids)
-    jobs = {j["id"]: j for j in await db.all(JOBS_WITH_EXTRAS, [ids])}
+    jobs = {j["seq"]: j for j in await db.all(JOBS_WITH_EXTRAS, [json.dumps(seqs)])}
     artifacts: dict[str, list[Row]] = {}
-    for row in await db.all(ARTIFACTS_OF_JOBS, [ids]):
+    for row in await db.all(ARTIFACTS_OF_JOBS, [json.dumps([j["id"] for j in jobs.values()])]):
         artifacts.setdefault(row["job_id"], []).append(row)
-    return [render_job(jobs[i], artifacts.get(i, []), base_url) for i in job_ids if i in jobs]
+    return [render_job(jobs[s], artifacts.get(jobs[s]["id"], []), base_url) for s in seqs if s in jobs]
