@@ -32,9 +32,8 @@ WITH per AS (
     WHERE {where} GROUP BY j.seq{group}
 ),
 ranked AS (
-    SELECT *, row_number() OVER (PARTITION BY key ORDER BY seconds NULLS LAST) AS rn,
-           count(seconds) OVER (PARTITION BY key) AS n
-    FROM per
+    SELECT *, row_number() OVER w AS rn, count(seconds) OVER w AS n FROM per
+    WINDOW w AS (PARTITION BY key ORDER BY seconds NULLS LAST ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 )
 SELECT key, count(*) AS jobs, sum(status = 'succeeded') AS succeeded, sum(status = 'failed') AS failed,
        sum(results) AS results, sum(cost) AS cost, sum(reported) AS reported, sum(billed) AS billed,
