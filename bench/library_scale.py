@@ -1,11 +1,12 @@
 """How library queries scale: p50/p95 latency of tag AND, OR, NOT, full-text q and a deep page
-through ig's HTTP API (a real ``ig serve`` on loopback), with 10,000 and with 1,000,000 artifacts
-in the same run, and the ratio between the two sizes.
+through ig's HTTP API (a real ``ig serve`` on loopback), of artifacts and of jobs, with 10,000 and
+with 1,000,000 artifacts (half as many jobs) in the same run, and the ratio between the two sizes.
 
     uv run python bench/library_scale.py [--sizes 10000 1000000] [--requests 200]
 
 Databases are generated once (about 3 tags per artifact, Zipf-skewed: channels, users, styles;
-prompts from a word list) and cached under ~/.cache/ig-bench/, keyed by the schema."""
+prompts from a word list; two artifacts per job, jobs tagged with their channel and user) and
+cached under ~/.cache/ig-bench/, keyed by the schema."""
 
 from __future__ import annotations
 
@@ -37,7 +38,29 @@ WORDS = (
     "mountain garden ocean castle sunset galaxy village"
 ).split()
 STYLES = [f"style:{w}" for w in ("photo", "anime", "oil", "sketch", "pixel", "watercolor", "3d", "noir")]
+KINDS = [  # (share of jobs, kind, task, content type)
+    (0.80, "image", "imageInference", "image/png"),
+    (0.10, "video", "videoInference", "video/mp4"),
+    (0.06, "audio", "audioInference", "audio/mpeg"),
+    (0.04, "text", "caption", "text/plain"),
+]
+STATUSES = [(0.90, "succeeded"), (0.07, "failed"), (0.03, "cancelled")]
 BATCH = 20_000
+EPOCH = 1_700_000_000
+"""Job ``n`` (artifacts ``2n + 1`` and ``2n + 2``) was created ``n`` seconds after this."""
+
+
+def created_at(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(EPOCH + seconds)) + ".000Z"
+
+
+def pick(rng: random.Random, shares: list[tuple]) -> tuple:
+    x = rng.random()
+    for choice in shares:
+        x -= choice[0]
+        if x < 0:
+            return choice
+    return shares[-1]
 
 
 def zipf_sampler(rng: random.Random, n: int, s: float = 1.1):
@@ -53,7 +76,8 @@ def zipf_sampler(rng: random.Random, n: int, s: float = 1.1):
 
 
 def fill(path: Path, count: int) -> None:
-    """Write ``count`` artifacts (two per job) with tags, results and search text."""
+    """Write ``count`` artifacts (two per job) with tags, results and search text: jobs mostly
+    succeeded, some failed or cancelled; artifacts mostly images, some video, audio and text."""
     db = SqliteDatabase(path)
     db.migrate()
     db.close()
@@ -68,26 +92,28 @@ def fill(path: Path, count: int) -> None:
         jobs, job_tags, job_text, artifacts, results, tags, texts = [], [], [], [], [], [], []
         for i in range(first, min(first + BATCH, count), 2):
             job_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            seconds = i // 2
-            created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_700_000_000 + seconds)) + ".000Z"
+            created = created_at(i // 2)
             prompt = " ".join(rng.sample(WORDS, 3))
             model = f"runware:{100 + i % 7}@1"
             job_tag_set = [f"channel:{channel()}", f"user:{user()}"]
-            jobs.append((job_id, model, json.dumps({"positivePrompt": prompt, "numberResults": 2}), created))
+            _, kind, task, content_type = pick(rng, KINDS)
+            _, status = pick(rng, STATUSES)
+            params = json.dumps({"positivePrompt": prompt, "numberResults": 2})
+            jobs.append((job_id, model, params, created, status, task))
             job_tags += [(job_id, t) for t in job_tag_set]
             job_text.append((job_id, prompt))
             for n in range(2):
                 seq = i + n + 1
                 artifact_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
                 key = f"imageUUID:{artifact_id}"
-                artifacts.append((seq, artifact_id, job_id, key, model, created))
+                artifacts.append((seq, artifact_id, job_id, key, model, created, kind, task, content_type))
                 results.append((job_id, key, json.dumps({"imageUUID": artifact_id}), str(rng.getrandbits(31)), created))
                 tags += [(t, seq) for t in {*job_tag_set, STYLES[style() - 1]}]
                 texts.append((seq, prompt))
         conn.executemany(
             "INSERT INTO jobs (id, status, provider, task, model, params, metadata, request, provider_request,"
             " provider_task_id, expected_results, created_at, submitted_at, completed_at, deadline_at,"
-            " next_check_at, updated_at) VALUES (?1, 'succeeded', 'runware', 'imageInference', ?2, ?3, '{}', '{}',"
+            " next_check_at, updated_at) VALUES (?1, ?5, 'runware', ?6, ?2, ?3, '{}', '{}',"
             " '{}', ?1, 2, ?4, ?4, ?4, ?4, ?4, ?4)",
             jobs,
         )
@@ -103,7 +129,7 @@ def fill(path: Path, count: int) -> None:
         conn.executemany(
             "INSERT INTO artifacts (seq, id, role, job_id, result_key, output_name, provider, task, model, kind,"
             " content_type, size, sha256, blob_key, created_at) VALUES (?1, ?2, 'output', ?3, ?4, 'imageURL',"
-            " 'runware', 'imageInference', ?5, 'image', 'image/png', 1000, 'x', 'artifacts/x', ?6)",
+            " 'runware', ?8, ?5, ?7, ?9, 1000, 'x', 'artifacts/x', ?6)",
             artifacts,
         )
         conn.executemany("INSERT INTO artifact_tags (tag, artifact_seq) VALUES (?, ?)", tags)
@@ -118,7 +144,10 @@ def fill(path: Path, count: int) -> None:
 
 
 def dataset(count: int) -> Path:
-    schema = hashlib.sha256((ROOT / "schema.sql").read_bytes() + Path(__file__).read_bytes()).hexdigest()[:12]
+    """The cached library of ``count`` artifacts, generated anew whenever ig's schema (its
+    migrations) or this generator changes."""
+    sources = [ROOT / "schema.sql", *sorted((ROOT / "src" / "ig" / "migrations").glob("*.sql")), Path(__file__)]
+    schema = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
     directory = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ig-bench" / f"{count}-{schema}"
     if not (directory / "ready").exists():
         print(f"generating {count:,} artifacts into {directory} (once)", file=sys.stderr)
@@ -136,20 +165,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def queries(count: int) -> dict[str, list[tuple[str, str]]]:
+def queries(count: int) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Each query measured: its name, the list it pages and its parameters (50 items a page)."""
     deep = encode_cursor(count // 2)
     return {
-        "two tags (AND)": [("tag", "channel:1"), ("tag", STYLES[0])],
-        "any of two tags (OR)": [("any_tag", "user:2"), ("any_tag", "user:3")],
-        "any of 20 tags (OR), kind, task, since": [
-            *(("any_tag", f"user:{i}") for i in range(20)),
-            ("kind", "image"),
-            ("task", "imageInference"),
-            ("created_after", "2000-01-01T00:00:00Z"),
-        ],
-        "tag, NOT tag": [("tag", "channel:2"), ("not_tag", STYLES[0])],
-        "q (full text)": [("q", "lighthouse")],
-        "deep page (middle of the library)": [("cursor", deep)],
+        "two tags (AND)": ("/v1/artifacts", [("tag", "channel:1"), ("tag", STYLES[0])]),
+        "any of two tags (OR)": ("/v1/artifacts", [("any_tag", "user:2"), ("any_tag", "user:3")]),
+        "any of 20 tags (OR), kind, task, since": (
+            "/v1/artifacts",
+            [
+                *(("any_tag", f"user:{i}") for i in range(20)),
+                ("kind", "image"),
+                ("task", "imageInference"),
+                ("created_after", "2000-01-01T00:00:00Z"),
+            ],
+        ),
+        "tag, NOT tag": ("/v1/artifacts", [("tag", "channel:2"), ("not_tag", STYLES[0])]),
+        "q (full text)": ("/v1/artifacts", [("q", "lighthouse")]),
+        "deep page (middle of the library)": ("/v1/artifacts", [("cursor", deep)]),
+        "jobs: tag": ("/v1/jobs", [("tag", "channel:1")]),
+        "jobs: two tags (AND)": ("/v1/jobs", [("tag", "channel:1"), ("tag", "user:1")]),
+        "jobs: q (full text)": ("/v1/jobs", [("q", "lighthouse")]),
+        "jobs: deep page": ("/v1/jobs", [("cursor", encode_cursor(count // 4))]),
     }
 
 
@@ -172,14 +209,14 @@ def measure(count: int, requests: int) -> dict[str, tuple[float, float]]:
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            for name, params in queries(count).items():
+            for name, (path, params) in queries(count).items():
                 params = [*params, ("limit", "50")]
-                first = client.get("/v1/artifacts", params=params)
+                first = client.get(path, params=params)
                 assert first.status_code == 200 and len(first.json()["items"]) == 50, (name, first.text[:200])
                 samples = []
                 for _ in range(requests):
                     started = time.perf_counter()
-                    response = client.get("/v1/artifacts", params=params)
+                    response = client.get(path, params=params)
                     samples.append((time.perf_counter() - started) * 1000)
                     assert response.status_code == 200
                 samples.sort()
