@@ -17,6 +17,8 @@ DEFAULT_MEDIA_HOSTS = (".runware.ai", "fal.media", ".fal.media", "replicate.deli
 DEFAULT_FAL_MEDIA_TTL_SECONDS = 7 * 24 * 3600
 MAX_TASK_BYTES_CEILING = 900_000
 """Twice this, plus 64 KiB each of metadata and inline request body, fits a D1 row (2,000,000 bytes)."""
+MAX_QUEUE_CONCURRENCY = 250
+"""Queues' own ceiling for a consumer's ``max_concurrency``."""
 JOBS_QUEUE = "ig-jobs"
 DEAD_LETTER_QUEUE = "ig-jobs-dlq"
 
@@ -82,6 +84,8 @@ class Settings:
     twice in its database row, which D1 holds to 2 MB."""
     queue_max_retries: int = 5
     """Deliveries after the first before a message moves to the dead-letter queue (wrangler.toml)."""
+    queue_max_concurrency: int = 1
+    """Local queue only: batches handled at once (``max_concurrency`` in wrangler.toml)."""
     callback_secret: str | None = None
     """Standard Webhooks signing secret(s), ``whsec_<base64>``; several (space-separated) sign
     every event with each, for rotation. Jobs may ask for callbacks only when it is set."""
@@ -154,6 +158,7 @@ class Settings:
             max_webhook_bytes=integer("IG_MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
             max_task_bytes=integer("IG_MAX_TASK_BYTES", cls.max_task_bytes),
             queue_max_retries=integer("IG_QUEUE_MAX_RETRIES", cls.queue_max_retries),
+            queue_max_concurrency=integer("IG_QUEUE_MAX_CONCURRENCY", cls.queue_max_concurrency),
             callback_secret=text("IG_CALLBACK_SECRET"),
             callback_retry_seconds=_seconds_list(text("IG_CALLBACK_RETRY_SECONDS"), cls.callback_retry_seconds),
             local_mode=(text("IG_LOCAL_MODE") or "").lower() in ("1", "true", "yes"),
@@ -161,6 +166,8 @@ class Settings:
         )
         settings.callback_keys  # noqa: B018 - a malformed secret fails at start, not at the first event
         standard_webhooks.decode_secrets(settings.replicate_webhook_secret, "REPLICATE_WEBHOOK_SECRET")
+        if not 1 <= settings.queue_max_concurrency <= MAX_QUEUE_CONCURRENCY:
+            raise ValueError(f"setting IG_QUEUE_MAX_CONCURRENCY must be 1 to {MAX_QUEUE_CONCURRENCY}")
         if not 1024 <= settings.max_task_bytes <= MAX_TASK_BYTES_CEILING:
             raise ValueError(
                 f"setting IG_MAX_TASK_BYTES must be 1024 to {MAX_TASK_BYTES_CEILING}: a job keeps its task twice "
@@ -195,6 +202,7 @@ SETTING_NAMES = (
     "IG_MAX_WEBHOOK_BYTES",
     "IG_MAX_TASK_BYTES",
     "IG_QUEUE_MAX_RETRIES",
+    "IG_QUEUE_MAX_CONCURRENCY",
     "IG_CALLBACK_SECRET",
     "IG_CALLBACK_RETRY_SECONDS",
     "IG_LOCAL_MODE",

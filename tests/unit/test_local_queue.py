@@ -1,16 +1,18 @@
 """The local queue keeps Cloudflare Queues' promises: at-least-once, attempts counted from 1,
-retry with a delay, dead-lettering after max_retries, redelivery after a crash."""
+retry with a delay, dead-lettering after max_retries, redelivery after a crash, and up to
+max_concurrency batches at once, never one message in two."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 
 import pytest
 
 from ig.adapters.local.queue import SqliteQueue
 from ig.completion.consumer import Ack, Retry
-from ig.settings import DEAD_LETTER_QUEUE, JOBS_QUEUE
+from ig.settings import DEAD_LETTER_QUEUE, JOBS_QUEUE, Settings
 
 
 def _fast_forward(path):
@@ -147,3 +149,132 @@ async def test_a_killer_message_is_dead_lettered_and_dead_letters_come_one_per_b
         [(DEAD_LETTER_QUEUE, "healthy-2", 1)],
     ]
     assert queue.pending() == 0
+
+
+async def _run_until(queue, handler, stop, **options):
+    await asyncio.wait_for(queue.run(handler, stop, idle_seconds=0.05, **options), timeout=10)
+
+
+async def test_up_to_max_concurrency_batches_are_handled_at_once_and_never_one_message_twice(tmp_path):
+    queue = SqliteQueue(tmp_path / "q.sqlite3")
+    for i in range(7):
+        await queue.send({"job_id": str(i)})
+    stop = asyncio.Event()
+    in_flight: set[str] = set()
+    peak, delivered, three_at_once = 0, [], asyncio.Event()
+
+    async def slow(name, body, attempts):
+        nonlocal peak
+        assert body["job_id"] not in in_flight  # no message is handled by two batches at once
+        in_flight.add(body["job_id"])
+        peak = max(peak, len(in_flight))
+        if len(in_flight) == 3:
+            three_at_once.set()
+        await three_at_once.wait()  # a consumer handling one batch at a time never gets past here
+        await asyncio.sleep(0.01)
+        in_flight.discard(body["job_id"])
+        delivered.append((body["job_id"], attempts))
+        if len(delivered) == 7:
+            stop.set()
+        return Ack()
+
+    await _run_until(queue, slow, stop, max_concurrency=3, batch_size=1)
+    assert peak == 3
+    assert sorted(delivered) == [(str(i), 1) for i in range(7)]
+    assert queue.pending() == 0
+
+
+async def test_a_failed_batch_among_concurrent_ones_is_delivered_again(tmp_path):
+    queue = SqliteQueue(tmp_path / "q.sqlite3")
+    for name in ("a", "b", "c"):
+        await queue.send({"job_id": name})
+    stop = asyncio.Event()
+    delivered: list[tuple[str, int]] = []
+    both_started = asyncio.Event()
+
+    async def fail_a_once(name, body, attempts):
+        delivered.append((body["job_id"], attempts))
+        if len(delivered) == 2:
+            both_started.set()
+        await both_started.wait()
+        if body["job_id"] == "a" and attempts == 1:
+            return Retry("soon")  # settling this raises inside the queue: the batch fails
+        if sorted(delivered)[-1:] == [("c", 1)] and ("a", 2) in delivered:
+            stop.set()
+        return Ack()
+
+    await _run_until(queue, fail_a_once, stop, max_concurrency=2, batch_size=1)
+    assert sorted(delivered) == [("a", 1), ("a", 2), ("b", 1), ("c", 1)]
+    assert queue.pending() == 0
+
+
+async def test_a_batch_that_dies_takes_the_consumer_down_and_releases_the_others(tmp_path):
+    """A batch dying (the process going down) ends the whole consumer with that exception; the
+    batches beside it are cancelled, and every message not settled is released for redelivery."""
+    path = tmp_path / "q.sqlite3"
+    queue = SqliteQueue(path)
+    for name in ("dies", "waits-1", "waits-2", "later"):
+        await queue.send({"job_id": name})
+    others_started = asyncio.Event()
+    cancelled: list[str] = []
+    started: list[str] = []
+
+    async def handler(name, body, attempts):
+        started.append(body["job_id"])
+        if len(started) == 3:
+            others_started.set()
+        if body["job_id"] == "dies":
+            await others_started.wait()
+            raise WorkerCrash()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(body["job_id"])
+            raise
+        return Ack()
+
+    with pytest.raises(WorkerCrash):
+        await _run_until(queue, handler, asyncio.Event(), max_concurrency=3, batch_size=1)
+    assert sorted(started) == ["dies", "waits-1", "waits-2"]
+    assert sorted(cancelled) == ["waits-1", "waits-2"]
+    rows = sqlite3.connect(path).execute("SELECT body, attempts, leased FROM messages ORDER BY id").fetchall()
+    assert [(json.loads(body)["job_id"], attempts, leased) for body, attempts, leased in rows] == [
+        ("dies", 1, 0),
+        ("waits-1", 1, 0),
+        ("waits-2", 1, 0),
+        ("later", 0, 0),
+    ]
+
+
+async def test_on_stop_the_batches_being_handled_finish_and_no_more_are_claimed(tmp_path):
+    queue = SqliteQueue(tmp_path / "q.sqlite3")
+    for name in ("a", "b", "c"):
+        await queue.send({"job_id": name})
+    stop = asyncio.Event()
+    started: list[str] = []
+    finished: list[str] = []
+
+    async def stop_midway(name, body, attempts):
+        started.append(body["job_id"])
+        if len(started) == 2:
+            stop.set()  # asked to stop while two messages are being handled
+        await asyncio.sleep(0.01 if body["job_id"] == "a" else 0.2)  # b still runs when the consumer stops
+        finished.append(body["job_id"])
+        return Ack()
+
+    await _run_until(queue, stop_midway, stop, max_concurrency=2, batch_size=1)
+    assert sorted(finished) == ["a", "b"]  # finished and acked, not cut short
+    rows = queue._conn.execute("SELECT body, attempts, leased FROM messages").fetchall()
+    assert [(json.loads(body)["job_id"], attempts, leased) for body, attempts, leased in rows] == [("c", 0, 0)]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, 1), ("8", 8), ("32", 32), ("250", 250), ("0", None), ("251", None), ("x", None)]
+)
+def test_the_number_of_concurrent_batches_is_a_setting(value, expected):
+    env = {} if value is None else {"IG_QUEUE_MAX_CONCURRENCY": value}
+    if expected is None:
+        with pytest.raises(ValueError, match="IG_QUEUE_MAX_CONCURRENCY"):
+            Settings.from_mapping(env)
+    else:
+        assert Settings.from_mapping(env).queue_max_concurrency == expected

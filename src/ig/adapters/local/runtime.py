@@ -73,7 +73,10 @@ class LocalRuntime:
     def start_background(self) -> None:
         """Start the queue consumer and the sweeper on the running event loop."""
         self._tasks = [
-            asyncio.create_task(self.queue.run(self._handle, self._stop), name="ig-consumer"),
+            asyncio.create_task(
+                self.queue.run(self._handle, self._stop, max_concurrency=self.settings.queue_max_concurrency),
+                name="ig-consumer",
+            ),
             asyncio.create_task(self._sweep_forever(), name="ig-sweeper"),
         ]
 
