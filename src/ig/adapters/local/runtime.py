@@ -14,7 +14,7 @@ import uvicorn
 from ig.adapters.local.asgi import AsgiApp
 from ig.adapters.local.ed25519 import CryptographyEd25519
 from ig.adapters.local.files import FileBlobStore
-from ig.adapters.local.http_client import HttpxClient
+from ig.adapters.local.http_client import AiohttpClient
 from ig.adapters.local.queue import SqliteQueue
 from ig.adapters.local.sqlite_db import SqliteDatabase
 from ig.completion.consumer import handle_message
@@ -48,7 +48,7 @@ class LocalRuntime:
             db=db,
             blobs=FileBlobStore(self.data_dir / "blobs"),
             queue=self.queue,
-            http=HttpxClient(),
+            http=AiohttpClient(),
             settings=self.settings,
             ed25519=CryptographyEd25519(),
         )
@@ -88,7 +88,8 @@ class LocalRuntime:
         self.deps.db.close()  # type: ignore[attr-defined]
 
     async def serve(self, host: str, port: int) -> None:
-        config = uvicorn.Config(self.app, host=host, port=port, log_level="info", lifespan="off")
+        # httptools: uvicorn's C parser, where h11 parses in Python (0.2-0.3 ms of CPU per request here).
+        config = uvicorn.Config(self.app, host=host, port=port, log_level="info", lifespan="off", http="httptools")
         server = uvicorn.Server(config)
         self.start_background()
         try:
