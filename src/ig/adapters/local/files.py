@@ -1,23 +1,107 @@
 """The ``BlobStore`` port on a directory: one file per key plus a small JSON sidecar for its
-content type and metadata. Writes go to a temporary file renamed into place, so a crash never
-leaves a half-written blob under a real key; temporary files all live in one directory, which the
-next process to open the store empties (only a process that died mid-write leaves one behind)."""
+content type and metadata. Writes go to temporary files renamed into place, so a crash never
+leaves a half-written blob or sidecar under a real key; temporary files all live in one directory,
+which the next process to open the store empties (only a process that died mid-write leaves one
+behind).
+
+The bytes are hashed and written on worker threads while the event loop reads the next ones:
+sha256 and file writes release the GIL, so a large download, its hashing and its writing overlap
+instead of taking turns. A small blob costs two hops to a thread (create, then write, hash and
+fsync); the event loop itself never waits on the disk, whose journal the fsyncs keep busy."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ig.byte_sources import Digest
 from ig.ports import StoredBlob, StoredBytes
 
 CHUNK = 64 * 1024
 PARTIAL_DIR = ".partial"
+HAND_OVER_BYTES = 4 * 1024 * 1024
+"""Bytes gathered before they go to the worker threads: a blob up to this size is written, hashed
+and synced in one hop; a larger one goes over in pieces of this size, hashed on one thread and
+written on another while the next piece is read, so a put holds about two pieces at most."""
+
+IOV_MAX = 1024
+"""Buffers one ``writev`` takes at most (POSIX's minimum, Linux's value)."""
+
+_WORKERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ig-blobs")
+"""Shared by every store in the process: blob writes and fsyncs wait on the disk, and must not hold
+up the event loop's default executor (name resolution uses it) nor each other."""
+
+
+class _Partial:
+    """A blob being written: its temporary file and hash. The event loop hands the pieces over in
+    order, each hashed and written by jobs it waits for before handing over the next; the lock
+    keeps a discard (after a failure or a cancellation) from closing the file under a write."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.file: io.FileIO | None = None
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        with self._lock:
+            self.file = io.FileIO(self.path, "w")
+
+    def hash(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.sha256.update(chunk)
+
+    def _write(self, chunks: list[bytes]) -> None:
+        assert self.file is not None
+        fd = self.file.fileno()
+        pending = [memoryview(chunk) for chunk in chunks]
+        first = 0
+        while first < len(pending):  # one system call per piece, unless the kernel takes less
+            written = os.writev(fd, pending[first : first + IOV_MAX])
+            self.size += written
+            while first < len(pending) and written >= len(pending[first]):
+                written -= len(pending[first])
+                first += 1
+            if first < len(pending):
+                pending[first] = pending[first][written:]
+
+    def write(self, chunks: list[bytes]) -> None:
+        with self._lock:
+            self._write(chunks)
+
+    def commit(self, chunks: list[bytes], final: str, meta: bytes) -> None:
+        """The last bytes, then durably on disk before the rename puts the blob in place: a row that
+        names the blob is only written after this returns."""
+        self.hash(chunks)
+        with self._lock:
+            self._write(chunks)
+            assert self.file is not None
+            os.fsync(self.file.fileno())
+            self.file.close()
+            meta_partial = self.path + ".meta"
+            with open(meta_partial, "wb") as sidecar:
+                sidecar.write(meta)
+            os.replace(meta_partial, final + ".meta.json")
+            os.replace(self.path, final)
+
+    def discard(self) -> None:
+        with self._lock:
+            if self.file is not None:
+                self.file.close()
+            for leftover in (self.path, self.path + ".meta"):
+                try:
+                    os.unlink(leftover)
+                except FileNotFoundError:
+                    pass
 
 
 class FileBlobStore:
@@ -28,6 +112,7 @@ class FileBlobStore:
         # a process that died mid-write, and nothing would ever rename it into place.
         shutil.rmtree(self._partials, ignore_errors=True)
         self._partials.mkdir(parents=True, exist_ok=True)
+        self._directories: set[str] = set()
 
     def path_for(self, key: str) -> Path:
         if not key or key.startswith("/") or ".." in key.split("/") or key.split("/")[0] == PARTIAL_DIR:
@@ -43,22 +128,47 @@ class FileBlobStore:
         metadata: Mapping[str, str],
         observe: Callable[[bytes], None] | None = None,
     ) -> StoredBytes:
-        path = self.path_for(key)
-        digest = Digest(chunks, observe)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self._partials / uuid.uuid4().hex  # same file system: the rename below is atomic
+        final = str(self.path_for(key))
+        directory = os.path.dirname(final)
+        if directory not in self._directories:
+            os.makedirs(directory, exist_ok=True)
+            self._directories.add(directory)
+        meta = json.dumps({"content_type": content_type, "metadata": dict(metadata)}).encode()
+        loop = asyncio.get_running_loop()
+        partial = _Partial(os.path.join(self._partials, uuid.uuid4().hex))
+        # Created on a worker thread (creating a file can wait for the file system's journal, which
+        # the fsyncs keep busy), at once, so a download in progress shows as a temporary file; on
+        # the blobs' file system, so the rename is atomic. Each job waits for the one before.
+        writing: asyncio.Future[None] = loop.run_in_executor(_WORKERS, partial.open)
+        hashing: asyncio.Future[None] | None = None
         try:
-            with partial.open("wb") as out:
-                async for chunk in digest:
-                    out.write(chunk)
-                out.flush()
-                await asyncio.to_thread(os.fsync, out.fileno())  # can take a while; the server goes on meanwhile
-            meta = path.with_name(path.name + ".meta.json")
-            meta.write_text(json.dumps({"content_type": content_type, "metadata": dict(metadata)}))
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        return digest.stored()
+            gathered: list[bytes] = []
+            size = 0
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                if observe is not None:
+                    observe(chunk)
+                gathered.append(chunk)
+                size += len(chunk)
+                if size >= HAND_OVER_BYTES:
+                    if hashing is not None:
+                        await hashing
+                    await writing
+                    hashing = loop.run_in_executor(_WORKERS, partial.hash, gathered)
+                    writing = loop.run_in_executor(_WORKERS, partial.write, gathered)
+                    gathered, size = [], 0
+            if hashing is not None:
+                await hashing
+            await writing
+            writing = loop.run_in_executor(_WORKERS, partial.commit, gathered, final, meta)
+            await writing
+        except BaseException:
+            # After a write still running (the lock waits for it), and to the end even if this
+            # task is cancelled again meanwhile.
+            await asyncio.shield(loop.run_in_executor(_WORKERS, partial.discard))
+            raise
+        return StoredBytes(size=partial.size, sha256=partial.sha256.hexdigest(), observed=True)
 
     async def get(self, key: str, byte_range: tuple[int, int] | None = None) -> StoredBlob | None:
         path = self.path_for(key)
