@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -146,8 +147,11 @@ def fill(path: Path, count: int) -> None:
 def dataset(count: int) -> Path:
     """The cached library of ``count`` artifacts, generated anew whenever ig's schema (its
     migrations) or this generator changes."""
-    sources = [ROOT / "schema.sql", *sorted((ROOT / "src" / "ig" / "migrations").glob("*.sql")), Path(__file__)]
-    schema = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
+    migrations = [ROOT / "schema.sql", *sorted((ROOT / "src" / "ig" / "migrations").glob("*.sql"))]
+    generator = [inspect.getsource(f) for f in (fill, zipf_sampler, created_at, pick)]
+    generator.append(repr((WORDS, STYLES, KINDS, STATUSES, BATCH, EPOCH)))
+    key = b"".join(path.read_bytes() for path in migrations) + "".join(generator).encode()
+    schema = hashlib.sha256(key).hexdigest()[:12]
     directory = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ig-bench" / f"{count}-{schema}"
     if not (directory / "ready").exists():
         print(f"generating {count:,} artifacts into {directory} (once)", file=sys.stderr)
@@ -190,7 +194,8 @@ def queries(count: int) -> dict[str, tuple[str, list[tuple[str, str]]]]:
     }
 
 
-def measure(count: int, requests: int) -> dict[str, tuple[float, float]]:
+def serve(count: int) -> tuple[subprocess.Popen, httpx.Client]:
+    """A real ``ig serve`` on the cached library of ``count`` artifacts, answering."""
     directory = dataset(count)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IG_", "RUNWARE_"))}
@@ -200,30 +205,44 @@ def measure(count: int, requests: int) -> dict[str, tuple[float, float]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    figures = {}
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    for _ in range(200):
+        try:
+            client.get("/healthz")
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return server, client
+
+
+def measure(sizes: list[int], requests: int) -> dict[int, dict[str, tuple[float, float]]]:
+    """p50 and p95 of every query at each size. The sizes' requests alternate (one server per
+    size, both running), so whatever else the machine does weighs on both alike."""
+    servers = {size: serve(size) for size in sizes}
+    figures: dict[int, dict[str, tuple[float, float]]] = {size: {} for size in sizes}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(200):
-                try:
-                    client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            for name, (path, params) in queries(count).items():
-                params = [*params, ("limit", "50")]
-                first = client.get(path, params=params)
+        for name in queries(sizes[0]):
+            samples: dict[int, list[float]] = {size: [] for size in sizes}
+            for size, (_, client) in servers.items():
+                path, params = queries(size)[name]
+                first = client.get(path, params=[*params, ("limit", "50")])
                 assert first.status_code == 200 and len(first.json()["items"]) == 50, (name, first.text[:200])
-                samples = []
-                for _ in range(requests):
+            for i in range(requests):
+                for size in sizes if i % 2 else sizes[::-1]:
+                    path, params = queries(size)[name]
+                    client = servers[size][1]
                     started = time.perf_counter()
-                    response = client.get(path, params=params)
-                    samples.append((time.perf_counter() - started) * 1000)
+                    response = client.get(path, params=[*params, ("limit", "50")])
+                    samples[size].append((time.perf_counter() - started) * 1000)
                     assert response.status_code == 200
-                samples.sort()
-                figures[name] = (statistics.median(samples), samples[int(len(samples) * 0.95) - 1])
+            for size in sizes:
+                ordered = sorted(samples[size])
+                figures[size][name] = (statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1])
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for server, client in servers.values():
+            client.close()
+            server.terminate()
+            server.wait(timeout=10)
     return figures
 
 
@@ -233,23 +252,24 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     small, large = args.sizes
-    results = {size: measure(size, args.requests) for size in (small, large)}
+    results = measure([small, large], args.requests)
     cpu = next(
         (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
         platform.processor(),
     )
     print(
         f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}; {args.requests} requests per query, 50-item pages, HTTP on loopback"
+        f"SQLite {sqlite3.sqlite_version}; {args.requests} requests per query and size, the sizes alternating,"
+        " 50-item pages, HTTP on loopback"
     )
     print(
-        f"{'query':36} {f'p50 @{small:,}':>12} {f'p95 @{small:,}':>12} {f'p50 @{large:,}':>13}"
+        f"{'query':40} {f'p50 @{small:,}':>12} {f'p95 @{small:,}':>12} {f'p50 @{large:,}':>13}"
         f" {f'p95 @{large:,}':>13} {'p50 ratio':>10}"
     )
     for name in results[small]:
         s50, s95 = results[small][name]
         l50, l95 = results[large][name]
-        print(f"{name:36} {s50:10.2f}ms {s95:10.2f}ms {l50:11.2f}ms {l95:11.2f}ms {l50 / s50:9.2f}x")
+        print(f"{name:40} {s50:10.2f}ms {s95:10.2f}ms {l50:11.2f}ms {l95:11.2f}ms {l50 / s50:9.2f}x")
 
 
 if __name__ == "__main__":
