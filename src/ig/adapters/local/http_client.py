@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import aiohttp
+import certifi
 from aiohttp import http_exceptions
 from yarl import URL
 
@@ -93,9 +95,15 @@ class AiohttpClient:
                     timeout=aiohttp.ClientTimeout(total=None),
                 )
 
+            # The certificate authorities are certifi's, as with httpx before: the same servers are
+            # trusted whatever the machine's own store holds.
+            tls = ssl.create_default_context(cafile=certifi.where())
             # Requests pinned to a checked address go to an IP with another name's Host and TLS
             # server name; those connections are never kept for reuse.
-            self._sessions = (session(aiohttp.TCPConnector()), session(aiohttp.TCPConnector(force_close=True)))
+            self._sessions = (
+                session(aiohttp.TCPConnector(ssl=tls)),
+                session(aiohttp.TCPConnector(ssl=tls, force_close=True)),
+            )
         return self._sessions
 
     async def send(
