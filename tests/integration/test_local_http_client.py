@@ -87,6 +87,14 @@ async def test_headers_come_lower_case_with_a_repeated_one_joined_and_redirects_
     assert len(server.requests) == 1 and server.requests[0].startswith(b"GET /first ")  # not followed
 
 
+async def test_a_header_as_long_as_httpx_took_is_read(serve, client):
+    location = "/signed?" + "x" * 60_000
+    server = serve([f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()])
+    response = await client.send("GET", f"http://127.0.0.1:{server.port}/")
+    assert (response.status, response.headers["location"]) == (302, location)
+    await response.aclose()
+
+
 async def test_a_body_that_breaks_off_or_stalls_is_a_transport_error_while_it_is_read(serve, client):
     server = serve(
         [b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"],

@@ -28,6 +28,9 @@ from ig.addresses import Address, AddressRefused
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 """(host, port) -> the addresses a connection to it would try, as text."""
 
+MAX_HEADER_BYTES = 100 * 1024
+"""Longest status or header line an answer may have (a long signed Location, a large cookie)."""
+
 READ_SIZE = 256 * 1024
 """Most bytes one chunk of a body holds: whatever has arrived, up to this."""
 
@@ -93,6 +96,9 @@ class AiohttpClient:
                     cookie_jar=aiohttp.DummyCookieJar(),  # no state carried from one answer to the next
                     skip_auto_headers=("Content-Type",),  # a body is sent with the type its caller names, or none
                     timeout=aiohttp.ClientTimeout(total=None),
+                    # aiohttp refuses a header line over 8 KB; httpx (h11) took heads up to 100 KB.
+                    max_line_size=MAX_HEADER_BYTES,
+                    max_field_size=MAX_HEADER_BYTES,
                 )
 
             # The certificate authorities are certifi's, as with httpx before: the same servers are
