@@ -37,18 +37,21 @@ SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9
 FROM jobs j WHERE j.id = ?2
 ON CONFLICT DO NOTHING
 """
-# Only into an artifact without tags: a duplicate delivery never undoes the consumer's edits.
+# Only into a live artifact without tags: a duplicate delivery never undoes the consumer's edits
+# nor dresses a tombstone (one racing the delete) again.
 INHERIT_TAGS = """
 INSERT OR IGNORE INTO artifact_tags (tag, artifact_seq)
 SELECT t.tag, a.seq FROM artifacts a JOIN job_tags t ON t.job_id = a.job_id
-WHERE a.id = ?1 AND NOT EXISTS (SELECT 1 FROM artifact_tags x WHERE x.artifact_seq = a.seq)
+WHERE a.id = ?1 AND a.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM artifact_tags x WHERE x.artifact_seq = a.seq)
 """
-# The job's words plus the artifact's own text; guarded so a racing duplicate adds no second row.
+# The job's words plus the artifact's own text; guarded so a racing duplicate adds no second row
+# and a deleted artifact stays out of the index.
 INDEX_ARTIFACT_TEXT = """
 INSERT INTO artifact_search (rowid, body)
 SELECT a.seq, coalesce((SELECT s.body FROM job_search s JOIN jobs j ON s.rowid = j.seq WHERE j.id = a.job_id), '')
               || char(10) || ?2
-FROM artifacts a WHERE a.id = ?1 AND NOT EXISTS (SELECT 1 FROM artifact_search WHERE rowid = a.seq)
+FROM artifacts a
+WHERE a.id = ?1 AND a.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM artifact_search WHERE rowid = a.seq)
 """
 SEARCHABLE_TEXT_LIMIT = 64 * 1024
 MARK_STORED = "UPDATE results SET stored_at = ?3 WHERE job_id = ?1 AND result_key = ?2 AND stored_at IS NULL"
