@@ -50,11 +50,13 @@ class _Partial:
         self.file: io.FileIO | None = None
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self.discarded = False
         self._lock = threading.Lock()
 
     def open(self) -> None:
         with self._lock:
-            self.file = io.FileIO(self.path, "w")
+            if not self.discarded:  # a discard that came first (its put failed at once) wins
+                self.file = io.FileIO(self.path, "w")
 
     def hash(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
@@ -95,6 +97,7 @@ class _Partial:
 
     def discard(self) -> None:
         with self._lock:
+            self.discarded = True
             if self.file is not None:
                 self.file.close()
             for leftover in (self.path, self.path + ".meta"):
@@ -164,11 +167,20 @@ class FileBlobStore:
             writing = loop.run_in_executor(_WORKERS, partial.commit, gathered, final, meta)
             await writing
         except BaseException:
-            # After a write still running (the lock waits for it), and to the end even if this
-            # task is cancelled again meanwhile.
-            await asyncio.shield(loop.run_in_executor(_WORKERS, partial.discard))
+            # After the job handed over last (the file's creation, or a write) has run, or a
+            # discard on another thread could come before the file exists and leave it behind;
+            # and to the end even if this task is cancelled again meanwhile.
+            await asyncio.shield(self._discard_after(writing, partial))
             raise
         return StoredBytes(size=partial.size, sha256=partial.sha256.hexdigest(), observed=True)
+
+    @staticmethod
+    async def _discard_after(last: asyncio.Future[None], partial: _Partial) -> None:
+        try:
+            await last
+        except BaseException:  # noqa: BLE001 - it failed or was cancelled: either way it is over
+            pass
+        await asyncio.get_running_loop().run_in_executor(_WORKERS, partial.discard)
 
     async def get(self, key: str, byte_range: tuple[int, int] | None = None) -> StoredBlob | None:
         path = self.path_for(key)
