@@ -70,10 +70,18 @@ class SqliteQueue:
             raise ValueError(f"at most {MAX_SEND_BATCH} messages per batch")
         now = time.time()
         visible = now + max(0.0, delay_seconds)
-        self._conn.executemany(
-            "INSERT INTO messages (queue, body, visible_at, created_at) VALUES (?, ?, ?, ?)",
-            [(self.queue, json.dumps(dict(body)), visible, now) for body in bodies],
-        )
+        rows = [(self.queue, json.dumps(dict(body)), visible, now) for body in bodies]
+        # One transaction: the batch is queued whole or not at all, with one commit (autocommit
+        # would commit each message on its own).
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(
+                "INSERT INTO messages (queue, body, visible_at, created_at) VALUES (?, ?, ?, ?)", rows
+            )
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
         self._wake.set()
 
     def _insert(self, queue: str, body: str, delay_seconds: float) -> None:
