@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from ig.byte_sources import ByteSource, of_bytes
 from ig.deps import Deps
@@ -31,7 +32,7 @@ ON CONFLICT (job_id, result_key) DO NOTHING
 SELECT_RESULT = "SELECT stored_at FROM results WHERE job_id = ?1 AND result_key = ?2"
 INSERT_ARTIFACT = f"""
 INSERT INTO artifacts (id, role, job_id, result_key, output_name, provider, task, model, kind, content_type, size,
-                       sha256, blob_key, source_url, created_at, width, height, duration_seconds, nsfw, arrived_after)
+                       sha256, blob_key, source_url, width, height, duration_seconds, nsfw, created_at, arrived_after)
 SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
        CASE WHEN j.status IN {sql_list(ENDED_WITHOUT_RESULTS)} THEN j.status END
 FROM jobs j WHERE j.id = ?2
@@ -103,9 +104,8 @@ async def _fail_over(deps: Deps, job: Row, info: ProviderErrorInfo) -> bool:
 
 
 async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
-    statements: list[Statement] = []
-    now = deps.now()
     key, nsfw = result.key, result.nsfw
+    artifacts: list[tuple[str, list[Any], str]] = []
     for ref in result.outputs:
         artifact_id = str(uuid.uuid5(ARTIFACT_NAMESPACE, f"{job['id']}/{key}/{ref.name}"))
         if await artifact_record(deps.db, artifact_id) is not None:
@@ -132,30 +132,17 @@ async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
             await probe_stored(deps.blobs, blob_key, stored.size, probe)
         kind = ref.kind_hint if found is media_types.OCTET_STREAM else found.kind
         info = probe_result(deps, probe, artifact_id)
-        statements.append(
-            (
-                INSERT_ARTIFACT,
-                [
-                    artifact_id,
-                    job["id"],
-                    key,
-                    ref.name,
-                    kind,
-                    found.content_type,
-                    stored.size,
-                    stored.sha256,
-                    blob_key,
-                    ref.url,
-                    now,
-                    info.width,
-                    info.height,
-                    info.duration_seconds,
-                    int(nsfw) if nsfw is not None else None,
-                ],
-            )
-        )
-        statements.append((INHERIT_TAGS, [artifact_id]))
         own_text = ref.text if ref.text is not None and len(ref.text) <= SEARCHABLE_TEXT_LIMIT else ""
+        fields = [artifact_id, job["id"], key, ref.name, kind, found.content_type, stored.size, stored.sha256]
+        fields += [blob_key, ref.url, info.width, info.height, info.duration_seconds]
+        artifacts.append((artifact_id, [*fields, int(nsfw) if nsfw is not None else None], own_text))
+    # Stamped once every download is done, just before the commit, so artifacts committed one
+    # after another (several consumers at once) have their creation times in the same order.
+    now = deps.now()
+    statements: list[Statement] = []
+    for artifact_id, fields, own_text in artifacts:
+        statements.append((INSERT_ARTIFACT, [*fields, now]))
+        statements.append((INHERIT_TAGS, [artifact_id]))
         statements.append((INDEX_ARTIFACT_TEXT, [artifact_id, own_text]))
         statements.append(callback_outbox.artifact_event(job["id"], artifact_id, now))
     statements.append((MARK_STORED, [job["id"], key, now]))
