@@ -1,7 +1,7 @@
 """The ports through which ig's core reaches the outside world.
 
 Each runtime supplies one implementation of each: ``ig.adapters.cloudflare`` (D1, R2, Queues,
-the runtime's fetch) and ``ig.adapters.local`` (sqlite3, files, a SQLite-backed queue, httpx).
+the runtime's fetch) and ``ig.adapters.local`` (sqlite3, files, a SQLite-backed queue, aiohttp).
 The shapes follow D1 and R2 so the Cloudflare adapters stay thin.
 """
 

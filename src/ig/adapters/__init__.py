@@ -1,2 +1,2 @@
 """Runtime adapters: ``cloudflare`` (the only code that touches the Workers FFI) and ``local``
-(CPython: sqlite3, files, a SQLite queue, httpx, uvicorn)."""
+(CPython: sqlite3, files, a SQLite queue, aiohttp, uvicorn)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from ig import logs
 from ig.settings import Settings
 
-LOCAL_EXTRA = ("uvicorn", "httpx", "cryptography")
+LOCAL_EXTRA = ("uvicorn", "httptools", "aiohttp", "certifi", "cryptography")
 """The packages of the ``local`` extra: the Worker needs neither, so a plain ``pip install ig`` lacks them."""
 
 
