@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -276,11 +275,8 @@ class LocalSide:
 
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    return (
-        f"{cpu}, {len(open('/proc/cpuinfo').read().split('processor')) - 1} cores; "
-        f"CPython {platform.python_version()}; Node {node}; Pyodide 0.28 (the worker tests' runtime)"
-    )
+    cores = sum(line.startswith("processor") for line in open("/proc/cpuinfo"))
+    return f"{cpu}, {cores} cores; CPython {platform.python_version()}"
 
 
 def mean(values: list[float]) -> float:
@@ -318,6 +314,8 @@ def main() -> None:
             local_figures = asyncio.run(run_local())
         print("Worker (Pyodide + Miniflare): the same ...")
         worker = WorkerSide(fake)
+        ready = worker.h.ready or {}
+        print(f"Worker runtime: Node {ready.get('node')}, Pyodide {ready.get('pyodide')}")
         try:
             fake.large_output_bytes = args.output_kb * 1000
             worker_figures = worker.operations(args.jobs, args.reads)
