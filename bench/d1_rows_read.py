@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -36,6 +35,8 @@ from library_scale import STYLES, created_at, dataset  # noqa: E402
 from worker.runtime_cache import WorkerRuntimeError, ensure_worker_runtime  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "src"))
+from machine import cpu_model  # noqa: E402
+
 from ig.library.filters import encode_cursor  # noqa: E402
 from ig.library.views import ARTIFACTS_BY_SEQS, ARTIFACTS_OF_JOBS, JOBS_WITH_EXTRAS  # noqa: E402
 
@@ -153,10 +154,7 @@ def measure(count: int, src: Path, paths, keep: Path | None) -> tuple[dict, list
 
 
 def machine(report: dict) -> str:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-        platform.processor(),
-    )
+    cpu = cpu_model()
     return (
         f"machine: {cpu}, {os.cpu_count()} cores; Node {report['node'].lstrip('v')}, Pyodide {report['pyodide']},"
         f" Miniflare's D1 (workerd); {PAGE}-item pages; target: page query <= 3 x items + {CONSTANT}"

@@ -31,6 +31,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from machine import cpu_model  # noqa: E402
+
 from ig.adapters.local.sqlite_db import SqliteDatabase  # noqa: E402
 from ig.library.filters import encode_cursor  # noqa: E402
 
@@ -253,10 +255,7 @@ def main() -> None:
     args = parser.parse_args()
     small, large = args.sizes
     results = measure([small, large], args.requests)
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-        platform.processor(),
-    )
+    cpu = cpu_model()
     print(
         f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"SQLite {sqlite3.sqlite_version}; {args.requests} requests per query and size, the sizes alternating,"

@@ -81,6 +81,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from fixtures.fake_runware import FakeRunware  # noqa: E402
+from machine import cpu_model  # noqa: E402
 from media_server import body as media_body  # noqa: E402
 
 MB = 1024 * 1024
@@ -94,11 +95,7 @@ WEBHOOK_CONCURRENCY = 16
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     try:
         flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags"))
         cpu += " (VM)" if " hypervisor" in flags else ""

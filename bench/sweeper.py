@@ -55,6 +55,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from machine import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -83,16 +85,8 @@ CALLBACK_URL = "https://hooks.example.com/ig"
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as info:
-            lines = info.readlines()
-        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-        cpu += " (VM)" if any(line.startswith("flags") and " hypervisor" in line for line in lines) else ""
-    except (OSError, StopIteration):
-        pass
     return (
-        f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, "
+        f"{cpu_model()}, {os.cpu_count()} cores, Linux {platform.release()}, "
         f"{platform.python_implementation()} {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
     )
 

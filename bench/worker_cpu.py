@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import statistics
 import sys
@@ -42,6 +43,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from fixtures.fake_runware import FakeRunware  # noqa: E402
 from fixtures.payloads import IMAGE_JOB  # noqa: E402
+from machine import cpu_model  # noqa: E402
 from worker.ig_worker import IgWorker, start_harness  # noqa: E402
 from worker.runtime_cache import ensure_worker_runtime  # noqa: E402
 
@@ -274,9 +276,7 @@ class LocalSide:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    cores = sum(line.startswith("processor") for line in open("/proc/cpuinfo"))
-    return f"{cpu}, {cores} cores; CPython {platform.python_version()}"
+    return f"{cpu_model()}, {os.cpu_count()} cores; CPython {platform.python_version()}"
 
 
 def mean(values: list[float]) -> float:
