@@ -117,7 +117,7 @@ async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
             kind_type = (
                 media_types.JSON if ref.media_hint == "json" else media_types.TEXT if ref.media_hint == "text" else None
             )
-            found = kind_type or media_types.identify(head[: media_types.SNIFF_BYTES], declared, ref.url)
+            found = kind_type or media_types.identify(head, declared, ref.url)
             probe = MediaProbe(found.content_type)
             stored = await deps.blobs.put(
                 blob_key,

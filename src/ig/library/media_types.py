@@ -79,7 +79,8 @@ SNIFF_BYTES = 64
 
 
 def sniff(head: bytes) -> MediaType | None:
-    """Recognise a blob by its magic number (the first ``SNIFF_BYTES`` are enough)."""
+    """Recognise a blob by its magic number: only its first ``SNIFF_BYTES`` count."""
+    head = head[:SNIFF_BYTES]
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return _BY_TYPE["image/png"]
     if head.startswith(b"\xff\xd8\xff"):

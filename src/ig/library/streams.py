@@ -31,19 +31,16 @@ async def probe_stored(blobs: BlobStore, key: str, size: int, probe: MediaProbe)
     """Show the probe the parts it wants of a blob already stored (the runtime stored the bytes
     without Python seeing them): a few ranged reads, usually the head and, for formats that keep
     their length at the end, the tail. It ends where a streamed probe would: at ``size``."""
-    position = 0
     for _ in range(PROBE_READS_LIMIT):
         wanted = probe.next_needed(size)
         if wanted >= size:
             break
         probe.advance(wanted)
-        position = wanted
-        blob = await blobs.get(key, (position, min(PROBE_READ, size - position)))
+        blob = await blobs.get(key, (wanted, min(PROBE_READ, size - wanted)))
         if blob is None:
             return
         async for chunk in blobs.iter_bytes(blob):
             probe.feed(chunk)
-            position += len(chunk)
     probe.advance(size)
 
 

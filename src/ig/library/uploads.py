@@ -36,7 +36,7 @@ async def store_upload(
     if declared is None or declared.kind not in UPLOAD_KINDS:
         raise UnsupportedMediaType(f"uploads must be images, audio or video, not {declared_type or 'untyped'}")
     source = ByteSource(limited(body, deps.settings.max_upload_bytes).__aiter__())
-    found = media_types.sniff((await source.peek(media_types.SNIFF_BYTES))[: media_types.SNIFF_BYTES])
+    found = media_types.sniff(await source.peek(media_types.SNIFF_BYTES))
     if found is None or found.content_type != declared.content_type:
         raise ValidationFailed(
             [

@@ -48,17 +48,15 @@ class R2BlobStore:
             and not chunks.started
             and chunks.length <= SINGLE_PUT_LIMIT
         ):
-            return await self._put_natively(key, chunks, chunks.response, chunks.length, options)
+            return await self._put_natively(key, chunks, chunks.length, options)
         digest = Digest(chunks, observe)
         await self._put_through_python(key, digest, options)
         return digest.stored()
 
-    async def _put_natively(
-        self, key: str, source: ByteSource, response: FetchResponse, length: int, options: dict[str, Any]
-    ) -> StoredBytes:
+    async def _put_natively(self, key: str, source: ByteSource, length: int, options: dict[str, Any]) -> StoredBytes:
         # One signal stops every pipe when anything fails, so no branch goes on reading the body.
         stop = js.AbortController.new()
-        body = response.take_body()
+        body = source.response.take_body()
         pipes: list[asyncio.Future[Any]] = []
         if source.held:
             joined = js.TransformStream.new()

@@ -41,6 +41,14 @@ CREATE INDEX IF NOT EXISTS messages_ready ON messages (leased, visible_at);
 
 MessageHandler = Callable[[str, Any, int], Awaitable[Decision]]
 
+INSERT_MESSAGE = "INSERT INTO messages (queue, body, visible_at, created_at) VALUES (?, ?, ?, ?)"
+
+
+def _message_row(queue: str, body: str, delay_seconds: float) -> tuple[str, str, float, float]:
+    now = time.time()
+    return queue, body, now + max(0.0, delay_seconds), now
+
+
 BATCH_SIZE = 10
 """Messages per batch at most (wrangler.toml's ``max_batch_size``)."""
 
@@ -68,16 +76,12 @@ class SqliteQueue:
     async def send_batch(self, bodies: Sequence[Mapping[str, Any]], *, delay_seconds: int = 0) -> None:
         if len(bodies) > MAX_SEND_BATCH:
             raise ValueError(f"at most {MAX_SEND_BATCH} messages per batch")
-        now = time.time()
-        visible = now + max(0.0, delay_seconds)
-        rows = [(self.queue, json.dumps(dict(body)), visible, now) for body in bodies]
+        rows = [_message_row(self.queue, json.dumps(dict(body)), delay_seconds) for body in bodies]
         # One transaction: the batch is queued whole or not at all, with one commit (autocommit
         # would commit each message on its own).
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany(
-                "INSERT INTO messages (queue, body, visible_at, created_at) VALUES (?, ?, ?, ?)", rows
-            )
+            self._conn.executemany(INSERT_MESSAGE, rows)
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
@@ -85,11 +89,7 @@ class SqliteQueue:
         self._wake.set()
 
     def _insert(self, queue: str, body: str, delay_seconds: float) -> None:
-        now = time.time()
-        self._conn.execute(
-            "INSERT INTO messages (queue, body, visible_at, created_at) VALUES (?, ?, ?, ?)",
-            (queue, body, now + max(0.0, delay_seconds), now),
-        )
+        self._conn.execute(INSERT_MESSAGE, _message_row(queue, body, delay_seconds))
 
     def release_leases(self) -> int:
         """Make messages leased by a previous (dead) process deliverable again."""
