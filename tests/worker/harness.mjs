@@ -284,10 +284,16 @@ function wrapUpload(up) {
   });
 }
 
+// How the Worker handed each single put its value: "stream" (a known-length ReadableStream, as a
+// fetch body piped through a FixedLengthStream) or "bytes" (a buffer, e.g. bytes from Python).
+const r2Puts = [];
 function wrapR2(r2) {
   return named("R2Bucket", r2, {
-    put: (key, value, options) => timedBinding(async () =>
-      options === undefined ? r2.put(key, await r2Value(value)) : r2.put(key, await r2Value(value), options)),
+    put: (key, value, options) => {
+      r2Puts.push({ key, value: value instanceof ReadableStream ? "stream" : "bytes" });
+      return timedBinding(async () =>
+        options === undefined ? r2.put(key, await r2Value(value)) : r2.put(key, await r2Value(value), options));
+    },
     createMultipartUpload: (...a) => timedBinding(async () => wrapUpload(await r2.createMultipartUpload(...a))),
     resumeMultipartUpload: (...a) => wrapUpload(r2.resumeMultipartUpload(...a)),
   });
@@ -857,6 +863,7 @@ const COMMANDS = {
   r2_get: cmdR2Get,
   r2_list: cmdR2List,
   r2_put: cmdR2Put,
+  r2_puts: async () => r2Puts.splice(0),
   // The reference for what storing a download costs with no ig code: fetch, body straight to R2.
   r2_put_url: async (req) => {
     const res = await fetch(req.url);

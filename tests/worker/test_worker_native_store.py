@@ -35,11 +35,14 @@ CASES = {
 def test_a_download_of_known_length_is_stored_by_the_runtime_and_probed_from_r2(ig, name):
     data, content_type, (width, height, seconds) = CASES[name]
     ig.fake.extra_result_fields = {"imageURL": ig.fake.add_media(f"{name}.bin", data)}
+    ig.h.r2_puts()
     job_id = ig.complete_by_webhooks(image_job(1))
     [artifact] = ig.artifacts(job_id)
+    # One put of the download's stream, not bytes from Python (nor a multipart upload)
+    assert {"key": artifact["blob_key"], "value": "stream"} in ig.h.r2_puts()
     obj = ig.blob(artifact["blob_key"])
     assert obj["body"] == data and obj["size"] == len(data)
-    assert "-" not in obj["etag"], obj["etag"]  # one put, not a multipart upload from Python
+    assert "-" not in obj["etag"], obj["etag"]
     assert obj["httpMetadata"] == {"contentType": content_type}
     assert (artifact["size"], artifact["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
     assert artifact["content_type"] == content_type

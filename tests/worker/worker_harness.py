@@ -315,6 +315,11 @@ class WorkerHarness:
     def r2_delete(self, *keys: str) -> int:
         return self.request("r2_delete", keys=list(keys))["deleted"]
 
+    def r2_puts(self) -> list[dict[str, str]]:
+        """The Worker's single R2 puts since the last call: key, and "stream" or "bytes" (how the
+        value was handed over)."""
+        return self.request("r2_puts")
+
     def r2_keys(self, prefix: str | None = None) -> list[str]:
         """Every key in the bucket (under ``prefix``), following list cursors."""
         keys: list[str] = []
