@@ -129,8 +129,9 @@ class WorkerSide:
             self.record(figures, FLOOR)
         return figures
 
-    def store(self, size: int, *, chunked: bool) -> tuple[float, str]:
-        """The whole CPU of the message that stores one ``size``-byte output, and its URL."""
+    def store(self, size: int, *, chunked: bool) -> tuple[float, float, str]:
+        """The whole CPU of the message that stores one ``size``-byte output, the part of it
+        spent while no binding call was in flight, and the output's URL."""
         self.ig.reset()
         self.fake.large_output_bytes = size
         self.fake.media_chunked = chunked
@@ -140,10 +141,10 @@ class WorkerSide:
             self.fetch("POST", path, json=item)
             self.one_message("event")
             cpu = self.h.last_cpu_us / 1000
-            self.outside_bindings = (self.h.last_cpu_us - self.h.last_binding_cpu_us) / 1000
+            outside = (self.h.last_cpu_us - self.h.last_binding_cpu_us) / 1000
             [artifact] = self.ig.artifacts(job_id)
             assert artifact["size"] == size
-            return cpu, artifact["source_url"]
+            return cpu, outside, artifact["source_url"]
         finally:
             self.fake.large_output_bytes, self.fake.media_chunked = 0, False
 
@@ -157,11 +158,9 @@ class WorkerSide:
         ``small`` output (what the message costs whatever the size cancels out)."""
         cpu: dict[str, dict[int, float]] = {way: {} for way in (*WAYS, *OUTSIDE)}
         for size in (small, big):
-            cpu[WAYS[0]][size], url = self.store(size, chunked=False)
-            cpu[OUTSIDE[0]][size] = self.outside_bindings
+            cpu[WAYS[0]][size], cpu[OUTSIDE[0]][size], url = self.store(size, chunked=False)
             cpu[WAYS[2]][size] = self.plain_pipe(url)  # the same bytes from the same server
-            cpu[WAYS[1]][size] = self.store(size, chunked=True)[0]
-            cpu[OUTSIDE[1]][size] = self.outside_bindings
+            cpu[WAYS[1]][size], cpu[OUTSIDE[1]][size], _ = self.store(size, chunked=True)
             self.fake.media.clear()
         megabytes = (big - small) / 1_000_000
         return {way: (values[big] - values[small]) / megabytes for way, values in cpu.items()}
