@@ -1,0 +1,1 @@
+"""ig's Python client."""
