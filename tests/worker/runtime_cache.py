@@ -28,6 +28,7 @@ Command line: ``python tests/worker/runtime_cache.py`` sets everything up and pr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -290,19 +292,33 @@ def ensure_wheels(cache: Path | None = None) -> tuple[Path, ...]:
     return tuple(wheel_dir / name for name in WHEEL_LOAD_ORDER)
 
 
-def ensure_worker_runtime(root: Path = REPO_ROOT) -> Paths:
-    """Idempotent: install node_modules and the wheel cache if needed, return where everything is.
-    Processes that ask at once (pytest-xdist workers) take turns: one installs, the others then
-    find everything in place."""
+@contextlib.contextmanager
+def _setup_turn() -> Iterator[Path]:
+    """Processes that set up at once (pytest-xdist workers) take turns: one installs, the others
+    then find everything in place."""
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     with (cache / "setup.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            ensure_node_modules(root)
-            wheels = ensure_wheels()
+            yield cache
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_node_tools(root: Path = REPO_ROOT) -> str:
+    """node_modules installed (the TypeScript client, the OpenAPI linters and generators live there
+    too); returns the Node binary to run them with."""
+    with _setup_turn():
+        ensure_node_modules(root)
+    return pick_node(root)
+
+
+def ensure_worker_runtime(root: Path = REPO_ROOT) -> Paths:
+    """Idempotent: install node_modules and the wheel cache if needed, return where everything is."""
+    with _setup_turn() as cache:
+        ensure_node_modules(root)
+        wheels = ensure_wheels()
     return Paths(
         repo_root=root,
         node=pick_node(root),
