@@ -38,8 +38,8 @@ _COMPONENT_PREFIX = "#/components/schemas/"
 
 
 @cache
-def page(router: Router, *, secured: bool) -> bytes:
-    return render(openapi.document(router, "/", secured=secured)).encode()
+def page(router: Router) -> bytes:
+    return render(openapi.document(router, "/")).encode()
 
 
 def render(document: dict[str, Any]) -> str:
@@ -52,7 +52,7 @@ def render(document: dict[str, Any]) -> str:
         f"<h1>{escape(info['title'])} API <small class=muted>{escape(info['version'])}</small></h1>",
         f"<p>{_text(info.get('summary', ''))}</p><p>{_text(info.get('description', ''))}</p>",
         f'<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI {escape(document["openapi"])}).</p>',
-        _auth(document),
+        _auth(),
         "<nav><h2>Endpoints</h2><ul>",
     ]
     for tag, entries in operations.items():
@@ -85,12 +85,10 @@ def _operations_by_tag(document: dict[str, Any]) -> dict[str, list[tuple[str, st
     return {tag: entries for tag, entries in grouped.items() if entries}
 
 
-def _auth(document: dict[str, Any]) -> str:
-    if "securitySchemes" not in document["components"]:
-        return "<p>This deployment needs no token.</p>"
+def _auth() -> str:
     return (
-        "<p>Routes under <code>/v1</code> need <code>Authorization: Bearer &lt;IG_API_TOKEN&gt;</code>; "
-        "a signed content URL needs none.</p>"
+        "<p>When the server has <code>IG_API_TOKEN</code> set, routes under <code>/v1</code> need "
+        "<code>Authorization: Bearer &lt;IG_API_TOKEN&gt;</code>; a signed content URL needs none.</p>"
     )
 
 

@@ -46,6 +46,20 @@ PATH_PARAMETERS = {
 HEADER_RULES = {
     "Idempotency-Key": {"pattern": r"^[\x21-\x7e]{1,255}$"},  # what ig.jobs.idempotency.key_from accepts
 }
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Authorization: Bearer <IG_API_TOKEN>`. Enforced only when the server has `IG_API_TOKEN` "
+        "set; without it every route is open.",
+    },
+    "signedUrl": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "sig",
+        "description": "The signature of a URL from `GET /v1/artifacts/{artifact_id}/url` (with `expires`).",
+    },
+}
 PROBLEM_DESCRIPTIONS = {
     400: "The request is malformed.",
     401: "The bearer token is missing or wrong.",
@@ -60,23 +74,24 @@ PROBLEM_DESCRIPTIONS = {
 }
 
 
-def document(router: Router, base_url: str, *, secured: bool) -> dict[str, Any]:
-    """The document for a deployment: ``servers`` names the URL the client used."""
-    body = _document(router, secured)
+def document(router: Router, base_url: str) -> dict[str, Any]:
+    """The document for a deployment: ``servers`` names the URL the client used, and nothing else
+    depends on the deployment's settings."""
+    body = _document(router)
     return {"openapi": body["openapi"], "info": body["info"], "servers": [{"url": base_url or "/"}], **body}
 
 
 @cache
-def _document(router: Router, secured: bool) -> dict[str, Any]:
-    return build(router, secured=secured)
+def _document(router: Router) -> dict[str, Any]:
+    return build(router)
 
 
-def build(router: Router, *, secured: bool) -> dict[str, Any]:
-    """The document without ``servers``; ``secured`` when ``IG_API_TOKEN`` is set."""
+def build(router: Router) -> dict[str, Any]:
+    """The document without ``servers``."""
     components = _Components()
     paths: dict[str, dict[str, Any]] = {}
     for route in router.routes:
-        paths.setdefault(route.pattern, {})[route.method.lower()] = _operation(route, components, secured)
+        paths.setdefault(route.pattern, {})[route.method.lower()] = _operation(route, components)
     components.add_task_parameters()
     result: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
@@ -92,18 +107,8 @@ def build(router: Router, *, secured: bool) -> dict[str, Any]:
         },
         "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         "paths": paths,
-        "components": {"schemas": components.schemas},
+        "components": {"schemas": components.schemas, "securitySchemes": SECURITY_SCHEMES},
     }
-    if secured:
-        result["components"]["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <IG_API_TOKEN>`"},
-            "signedUrl": {
-                "type": "apiKey",
-                "in": "query",
-                "name": "sig",
-                "description": "The signature of a URL from `GET /v1/artifacts/{artifact_id}/url` (with `expires`).",
-            },
-        }
     return result
 
 
@@ -114,7 +119,7 @@ def _version() -> str:
         return "unreleased"
 
 
-def _operation(route: Route, components: _Components, secured: bool) -> dict[str, Any]:
+def _operation(route: Route, components: _Components) -> dict[str, Any]:
     if route.tag not in TAGS:
         raise ValueError(f"{route.method} {route.pattern}: tag {route.tag!r} is not one of {', '.join(TAGS)}")
     if not route.summary:
@@ -133,9 +138,11 @@ def _operation(route: Route, components: _Components, secured: bool) -> dict[str
         operation["parameters"] = parameters
     if route.body:
         operation["requestBody"] = _request_body(route, components)
-    operation["responses"] = _responses(route, components, secured)
-    if secured and route.pattern.startswith("/v1/"):  # the rest is public: health, documentation, webhooks
+    operation["responses"] = _responses(route, components)
+    if route.pattern.startswith("/v1/"):
         operation["security"] = [{"bearer": []}, {"signedUrl": []}] if route.signed else [{"bearer": []}]
+    else:  # health, documentation and provider webhooks are public
+        operation["security"] = []
     return operation
 
 
@@ -187,7 +194,7 @@ def _request_body(route: Route, components: _Components) -> dict[str, Any]:
     return body
 
 
-def _responses(route: Route, components: _Components, secured: bool) -> dict[str, Any]:
+def _responses(route: Route, components: _Components) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status in sorted((route.status, *route.other_statuses)):
         response: dict[str, Any] = {"description": HTTPStatus(status).phrase}
@@ -201,7 +208,7 @@ def _responses(route: Route, components: _Components, secured: bool) -> dict[str
                 response["description"] += ". " + BINARY_TYPES_DESCRIPTION
         responses[str(status)] = response
     problem = {PROBLEM_TYPE: {"schema": components.reference("Problem")}}
-    for status in sorted(set(_problem_statuses(route, secured))):
+    for status in sorted(set(_problem_statuses(route))):
         description = PROBLEM_DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
         if status == 401 and not route.pattern.startswith("/v1/"):
             description = "The provider's signature is missing, stale or wrong; nothing was written."
@@ -210,9 +217,9 @@ def _responses(route: Route, components: _Components, secured: bool) -> dict[str
     return responses
 
 
-def _problem_statuses(route: Route, secured: bool) -> list[int]:
+def _problem_statuses(route: Route) -> list[int]:
     statuses = list(route.problems)
-    if secured and route.pattern.startswith("/v1/"):
+    if route.pattern.startswith("/v1/"):
         statuses.append(401)
     if "{" in route.pattern:
         statuses.append(404)

@@ -13,14 +13,14 @@ async def get_openapi(deps: Deps, request: ApiRequest) -> ApiResponse:
     # Imported here: building the document needs ig.api.schemas, which a Worker cold start should not pay for.
     from ig.api import openapi
 
-    return json_response(200, openapi.document(ROUTER, request.base_url, secured=bool(deps.settings.api_token)))
+    return json_response(200, openapi.document(ROUTER, request.base_url))
 
 
 async def get_docs(deps: Deps, request: ApiRequest) -> ApiResponse:
     from ig.api import docs_page  # lazily, like the document it renders
 
     headers = {"content-type": "text/html; charset=utf-8", "content-security-policy": docs_page.CONTENT_SECURITY_POLICY}
-    return ApiResponse(200, headers, docs_page.page(ROUTER, secured=bool(deps.settings.api_token)))
+    return ApiResponse(200, headers, docs_page.page(ROUTER))
 
 
 IDEMPOTENCY_KEY = (
