@@ -56,7 +56,7 @@ class IgProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> IgProcess:
-        command = [sys.executable, "-m", "ig.adapters.local.cli", "serve", "--port", str(self.port)]
+        command = [sys.executable, "-m", "ig.adapters.local.cli", "--port", str(self.port)]
         command += ["--data-dir", str(self.data_dir), "--sweep-interval", "0.5"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)

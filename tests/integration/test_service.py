@@ -110,7 +110,6 @@ async def test_ig_serve_runs_the_service_from_the_command_line(tmp_path: Path):
             sys.executable,
             "-m",
             "ig.adapters.local.cli",
-            "serve",
             "--port",
             str(port),
             "--data-dir",

@@ -1,6 +1,7 @@
 """ig as someone installs it: the built wheel in a fresh virtual environment outside the checkout.
-Without the ``local`` extra ``ig serve`` says what to install; with it, ig serves a mock job from
-the migrations it carries (a wheel without them used to start and then fail every query)."""
+Its command is ``ig-server`` (``ig`` is the client's, another distribution). Without the ``local``
+extra it says what to install; with it, ig serves a mock job from the migrations it carries (a wheel
+without them used to start and then fail every query)."""
 
 from __future__ import annotations
 
@@ -37,14 +38,14 @@ def _free_port() -> int:
 def _wait_until_healthy(url: str, server: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        assert server.poll() is None, f"ig serve exited with {server.returncode}"
+        assert server.poll() is None, f"ig-server exited with {server.returncode}"
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise AssertionError("ig serve did not answer /healthz within 30 s")
+    raise AssertionError("ig-server did not answer /healthz within 30 s")
 
 
 def test_the_wheel_installs_and_serves_a_job_outside_the_checkout(tmp_path):
@@ -60,12 +61,13 @@ def test_the_wheel_installs_and_serves_a_job_outside_the_checkout(tmp_path):
 
     installed = _run(UV, "pip", "install", "--quiet", "--python", python, wheel, cwd=elsewhere)
     assert installed.returncode == 0, installed.stderr
+    assert not (venv / "bin" / "ig").exists()  # the client's command: the two install side by side
     bare = subprocess.run(
-        [venv / "bin" / "ig", "serve"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60
+        [venv / "bin" / "ig-server"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60
     )
     assert (bare.returncode, bare.stderr) == (
         1,
-        "ig serve needs uvicorn, which is not installed: pip install 'ig[local]'\n",
+        "ig-server needs uvicorn, which is not installed: pip install 'ig[local]'\n",
     )
 
     installed = _run(UV, "pip", "install", "--quiet", "--python", python, f"{wheel}[local]", cwd=elsewhere)
@@ -77,7 +79,7 @@ def test_the_wheel_installs_and_serves_a_job_outside_the_checkout(tmp_path):
     url = f"http://127.0.0.1:{port}"
     log = (elsewhere / "serve.log").open("w+")
     server = subprocess.Popen(
-        [venv / "bin" / "ig", "serve", "--port", str(port), "--data-dir", elsewhere / "data"],
+        [venv / "bin" / "ig-server", "--port", str(port), "--data-dir", elsewhere / "data"],
         cwd=elsewhere,
         env=env,
         stdout=log,
