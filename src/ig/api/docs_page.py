@@ -121,8 +121,10 @@ def _operation(path: str, method: str, operation: dict[str, Any], schemas: dict[
     parts.append("<h4>Responses</h4><table><tr><th>status</th><th>description</th><th>body</th></tr>")
     for status, response in operation["responses"].items():
         media = "".join(_media(t, m) for t, m in response.get("content", {}).items())
+        headers = ", ".join(f"<code>{escape(name)}</code>" for name in response.get("headers", {}))
         parts.append(
-            f"<tr><td>{escape(status)}</td><td>{_text(response.get('description', ''))}</td>"
+            f"<tr><td>{escape(status)}</td><td>{_text(response.get('description', ''))}"
+            f"{f' <span class=muted>Headers: {headers}.</span>' if headers else ''}</td>"
             f"<td>{'<ul>' + media + '</ul>' if media else '<span class=muted>none</span>'}</td></tr>"
         )
     parts.append("</table>")
@@ -199,6 +201,7 @@ def _type(schema: dict[str, Any]) -> str:
             ("maxLength", "length ≤"),
             ("maxItems", "at most"),
             ("pattern", "matching"),
+            ("format", "format"),
             ("default", "default"),
         )
         if key in schema

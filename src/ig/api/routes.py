@@ -23,6 +23,24 @@ async def get_docs(deps: Deps, request: ApiRequest) -> ApiResponse:
     return ApiResponse(200, headers, docs_page.page(ROUTER))
 
 
+UPLOAD_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "image/svg+xml",
+    "audio/mpeg",
+    "audio/wav",
+    "audio/flac",
+    "audio/ogg",
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+)
+"""The types an upload may declare, as a raw body's ``Content-Type`` or a form's file part: the image,
+audio and video types whose magic numbers ``ig.library.media_types`` knows (common aliases such as
+``image/jpg`` and ``audio/mp3`` are taken too)."""
+
 IDEMPOTENCY_KEY = (
     "Idempotency-Key",
     "Up to 255 visible ASCII characters (a UUID is ideal), kept 24 hours. A retry with the same key and the "
@@ -43,12 +61,15 @@ ROUTER = Router(
             query="HealthQuery",
             response="Health",
             other_statuses=(503,),
+            problems=(401,),
         ),
         Route(
             "GET",
             "/openapi.json",
             get_openapi,
             summary="This API as an OpenAPI 3.1 document",
+            description="The same document whatever the deployment's settings, but for `servers`, which names "
+            "the URL the request used. Public, like `/docs`.",
             tag="service",
             response="OpenApiDocument",
         ),
@@ -57,6 +78,7 @@ ROUTER = Router(
             "/docs",
             get_docs,
             summary="This API as a readable page",
+            description="`/openapi.json` rendered as one self-contained HTML page (no scripts). Public.",
             tag="service",
             content_type="text/html",
         ),
@@ -113,6 +135,8 @@ ROUTER = Router(
             "/v1/jobs/{job_id}",
             handlers.get_job,
             summary="Read a job, optionally waiting for it to finish",
+            description="With `wait=N` (N ≤ 60) the answer is held until the job has finished or N seconds have "
+            "passed, whichever is first: poll with it instead of sleeping between reads.",
             tag="jobs",
             query="WaitQuery",
             response="Job",
@@ -136,6 +160,8 @@ ROUTER = Router(
             "/v1/jobs/{job_id}/deliveries",
             handlers.list_deliveries,
             summary="List the job's callback events and every delivery attempt",
+            description="Each event ig sent to the job's `callback_url`, oldest first, with every attempt's "
+            "status code, latency and error.",
             tag="callbacks",
             response="DeliveryList",
         ),
@@ -227,6 +253,8 @@ ROUTER = Router(
             "/v1/artifacts/{artifact_id}/lineage",
             handlers.artifact_lineage,
             summary="The artifacts this one was made from, and those made from it",
+            description="`parents`: the artifacts the job that made this one used as inputs (`artifact:<id>` "
+            "parameters); `children`: the artifacts of jobs that used this one.",
             tag="artifacts",
             response="Lineage",
         ),
@@ -235,6 +263,7 @@ ROUTER = Router(
             "/v1/artifacts/{artifact_id}/tags",
             handlers.artifact_tags,
             summary="Add and remove an artifact's tags",
+            description="Changes the artifact only: its job keeps its own tags.",
             tag="artifacts",
             body="TagEdit",
             response="TagList",
@@ -251,7 +280,7 @@ ROUTER = Router(
             tag="artifacts",
             query="UploadQuery",
             body="UploadForm",
-            body_types=("image/*", "audio/*", "video/*", "multipart/form-data"),
+            body_types=(*UPLOAD_TYPES, "multipart/form-data"),
             response="Artifact",
             status=201,
             other_statuses=(200,),
@@ -262,6 +291,7 @@ ROUTER = Router(
             "/v1/tags",
             handlers.list_tags,
             summary="List tags with their live artifact counts",
+            description="In alphabetical order, with keyset pagination; `prefix` narrows to one namespace (`user:`).",
             tag="library",
             query="TagQuery",
             response="TagPage",
@@ -293,6 +323,8 @@ ROUTER = Router(
             "/v1/tasks",
             handlers.list_tasks,
             summary="Task types ig knows, with the JSON Schema of their parameters",
+            description="Each with its summary, outputs, default deadline, model aliases and an example; the "
+            "schemas are the `params.<task>` schemas of this document.",
             tag="catalogue",
             response="TaskList",
         ),
@@ -301,12 +333,20 @@ ROUTER = Router(
             "/v1/models",
             handlers.list_models,
             summary="Model aliases",
+            description="One name for the same model on each provider that runs it, with the defaults ig "
+            "applies there; `task` and `provider` narrow the list.",
             tag="catalogue",
             query="ModelQuery",
             response="ModelList",
         ),
         Route(
-            "GET", "/v1/presets", handlers.list_presets, summary="List presets", tag="presets", response="PresetList"
+            "GET",
+            "/v1/presets",
+            handlers.list_presets,
+            summary="List presets",
+            description="Every live preset at its current version.",
+            tag="presets",
+            response="PresetList",
         ),
         Route(
             "PUT",
@@ -325,6 +365,8 @@ ROUTER = Router(
             "/v1/presets/{name}",
             handlers.get_preset,
             summary="Read a preset, or one of its versions",
+            description="The current version, or `version=N`: versions are immutable and outlive the "
+            "preset, so a job's `preset` can always be read back.",
             tag="presets",
             query="PresetVersionQuery",
             response="Preset",

@@ -27,7 +27,16 @@ _CONFIG = ConfigDict(extra="forbid", defer_build=True, use_attribute_docstrings=
 JobStatus = Literal[tuple(job_states.JobStatus)]  # type: ignore[valid-type]
 Provider = Literal["runware", "fal", "replicate", "mock"]
 Kind = Literal[KINDS]  # type: ignore[valid-type]
-Moment = Annotated[str, Field(description="ISO 8601 UTC time with milliseconds, e.g. 2026-11-21T05:48:15.844Z.")]
+Moment = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 UTC time with milliseconds, e.g. 2026-11-21T05:48:15.844Z.",
+        }
+    ),
+]
 Cursor = Annotated[str, Field(description="Pass back as ``cursor`` for the next page; null on the last page.")]
 
 
@@ -642,7 +651,7 @@ class UploadForm(BaseModel):
 
     model_config = _CONFIG
 
-    file: Annotated[bytes, WithJsonSchema({"type": "string", "contentMediaType": "application/octet-stream"})]
+    file: Annotated[bytes, WithJsonSchema({"type": "string", "format": "binary"})]
     """The file; the first file part is taken whatever its name."""
 
 

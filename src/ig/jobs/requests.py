@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from ig.errors import FieldError
 from ig.library.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_PATTERN, normalize_tag
@@ -134,12 +136,20 @@ class JobRequest(BaseModel):
     """The events to send; by default ``job.succeeded`` and ``job.failed``."""
 
 
+class _DocumentedAsJobRequest:
+    """JSON Schema only: a batch item is documented as the ``JobRequest`` it must be, while it is
+    parsed as a plain object, so that a bad item is that item's error rather than the batch's."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(JobRequest.__pydantic_core_schema__)
+
+
 class BatchRequest(BaseModel):
     """``POST /v1/jobs/batch``: up to 50 job requests, answered item by item in this order."""
 
     model_config = ConfigDict(extra="forbid")
 
-    jobs: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    jobs: list[Annotated[dict[str, Any], _DocumentedAsJobRequest()]] = Field(min_length=1, max_length=MAX_BATCH)
     """Each item is a ``POST /v1/jobs`` body."""
 
 
