@@ -41,12 +41,12 @@ M = TypeVar("M", bound=BaseModel)
 @dataclass(frozen=True)
 class Body:
     """A request body streamed chunk by chunk; ``chunks()`` starts again from the beginning on
-    every attempt (for a source that can, ``replayable``)."""
+    every attempt (for a source that can, ``resendable``)."""
 
     chunks: Callable[[], Iterator[bytes]]
     content_type: str
     length: int | None
-    replayable: bool
+    resendable: bool
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,14 @@ class Request:
     """Seconds ig may hold the answer on purpose (a long poll): added to the read timeout."""
 
     @property
+    def resendable(self) -> bool:
+        """Its body can be sent again."""
+        return self.body is None or self.body.resendable
+
+    @property
     def replayable(self) -> bool:
-        sendable_again = self.body is None or self.body.replayable
-        return sendable_again and (self.method in SAFE_METHODS or self.idempotent)
+        """It may reach ig twice without harm, and can be sent again."""
+        return self.resendable and (self.method in SAFE_METHODS or self.idempotent)
 
 
 @dataclass
@@ -238,12 +243,12 @@ class Core:
             if isinstance(outcome, Stream):
                 if outcome.response.status_code < 400:
                     return outcome, body
-                delay = self.policy.delay(outcome.response, retry, request.replayable)
+                delay = self.policy.delay(outcome.response, retry, request.replayable, request.resendable)
                 if delay is None:
                     raise self.error(outcome.response, body)
             else:
                 failure = cast(httpx.TransportError, outcome)
-                delay = self.policy.delay(failure, retry, request.replayable)
+                delay = self.policy.delay(failure, retry, request.replayable, request.resendable)
                 if delay is None:
                     raise ConnectionFailed(
                         f"{request.method} {self.url}{request.path}: {type(failure).__name__}: {failure}"

@@ -52,15 +52,20 @@ def backoff(retry: int, rng: random.Random | None = None) -> float:
 class RetryPolicy:
     max_retries: int
 
-    def delay(self, outcome: httpx.Response | httpx.TransportError, retry: int, replayable: bool) -> float | None:
+    def delay(
+        self, outcome: httpx.Response | httpx.TransportError, retry: int, replayable: bool, resendable: bool
+    ) -> float | None:
         """Seconds to wait before sending the request again, or None to stop here. ``retry`` counts
-        the retries already made; ``replayable`` says the request may reach ig twice without harm
-        (a GET, or a POST carrying an ``Idempotency-Key``)."""
+        the retries already made; ``replayable``: the request may reach ig twice without harm (a GET,
+        a POST carrying an ``Idempotency-Key``); ``resendable``: its body can be sent again (not a
+        pipe already read)."""
         if retry >= self.max_retries:
             return None
         if isinstance(outcome, httpx.TransportError):
             return backoff(retry) if replayable or isinstance(outcome, NOT_SENT) else None
-        if outcome.status_code not in RETRY_STATUSES or (outcome.status_code != 429 and not replayable):
+        if outcome.status_code not in RETRY_STATUSES:
+            return None
+        if not (replayable if outcome.status_code != 429 else resendable):
             return None
         asked = retry_after_seconds(outcome.headers.get("retry-after"))
         if asked is None:

@@ -128,7 +128,7 @@ def upload_body(
             with open(path, "rb") as file:
                 yield from _chunks(file)
 
-        read, replayable = from_path, True
+        read, resendable = from_path, True
     else:
         file = source
         own_name = getattr(file, "name", None)
@@ -141,7 +141,7 @@ def upload_body(
                 file.seek(start)
             yield from _chunks(file)
 
-        read, replayable = from_file, start is not None
+        read, resendable = from_file, start is not None
     content_type = media_type or MEDIA_TYPES.get(Path(name).suffix.lower()) or mimetypes.guess_type(name)[0]
     if content_type is None:
         raise ValueError(f"cannot tell the media type of {name!r}: pass media_type= (image/png, audio/wav, ...)")
@@ -164,7 +164,7 @@ def upload_body(
         yield tail
 
     total = None if length is None else len(head) + length + len(tail)
-    return Body(chunks, f"multipart/form-data; boundary={boundary}", total, replayable)
+    return Body(chunks, f"multipart/form-data; boundary={boundary}", total, resendable)
 
 
 def _chunks(file: BinaryIO) -> Iterator[bytes]:
