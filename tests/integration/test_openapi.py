@@ -1,8 +1,9 @@
 """The published contract against a running ig: ``GET /openapi.json`` describes what ig really
 answers (real responses validate against both ``ig.api.schemas`` and the document's own
-schemas), ``GET /docs`` renders it, and both are public. The document itself (valid OpenAPI 3.1,
-exactly the routes ig serves, not imported at a Worker's cold start) is checked without a server
-in ``tests/unit/test_openapi_document.py``."""
+schemas, formats included, and carry the headers it declares and no undeclared one a client
+acts on), it is the same whatever ig's settings, ``GET /docs`` renders it, and both are public.
+The document itself (valid OpenAPI 3.1, exactly the routes ig serves, not imported at a Worker's
+cold start) is checked without a server in ``tests/unit/test_openapi_document.py``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from typing import Any
 
 import httpx
 import jsonschema
+from fixtures import media_samples
 from fixtures.fake_runware import SubmitScript
 from fixtures.payloads import IMAGE_JOB, MOCK_JOB
 
-from ig.api import schemas
+from ig.api import openapi, routes, schemas
 from ig.api.routes import ROUTER
 
 JSON_TYPES = ("application/json", "application/problem+json")
+WATCHED_HEADERS = {name.lower() for name in openapi.RESPONSE_HEADERS} - {"content-length"} | {"retry-after"}
+"""Headers a client acts on: when ig sends one, the document must declare it for that answer.
+(Every answer has a Content-Length, from the transport; it is declared where a client needs it.)"""
 
 
 class Contract:
@@ -37,6 +42,7 @@ class Contract:
         responses = self.document["paths"][route.pattern][route.method.lower()]["responses"]
         assert str(status) in responses, f"{route.method} {route.pattern} answered an undocumented {status}"
         self.checked.add((route.method, route.pattern, status))
+        self._check_headers(response, responses[str(status)].get("headers", {}))
         content = responses[str(status)].get("content")
         if content is None:
             assert response.content == b""
@@ -51,8 +57,24 @@ class Contract:
         name = reference.rsplit("/", 1)[1]
         getattr(schemas, name).model_validate(body)
         schema = {"$ref": reference, "components": self.document["components"]}
-        jsonschema.Draft202012Validator(schema).validate(body)
+        validator = jsonschema.Draft202012Validator
+        validator(schema, format_checker=validator.FORMAT_CHECKER).validate(body)
         return body
+
+    def _check_headers(self, response: httpx.Response, declared: dict[str, Any]) -> None:
+        """Each declared header is sent when it is required and matches its schema when sent; each
+        watched header sent is declared."""
+        by_name = {name.lower(): header for name, header in declared.items()}
+        for name, header in by_name.items():
+            if name not in response.headers:
+                assert not header["required"], f"{response.request.url} answered without {name}"
+                continue
+            value: Any = response.headers[name]
+            if header["schema"]["type"] == "integer":
+                value = int(value)
+            jsonschema.Draft202012Validator(header["schema"]).validate(value)
+        undeclared = {name for name in response.headers if name in WATCHED_HEADERS} - by_name.keys()
+        assert not undeclared, f"{response.request.url} answered {response.status_code} with undeclared {undeclared}"
 
 
 # ------------------------------------------------------------------------------------ real answers
@@ -82,6 +104,7 @@ async def test_real_answers_match_the_contract(start_ig, fake_runware):
 
     content = await get(output["content_url"])
     check(content, 200)
+    check(await ig.client.post("/v1/jobs", json=MOCK_JOB, headers={"prefer": "wait=20"}), 200)
     check(await get(output["content_url"], headers={"range": "bytes=0-9"}), 206)
     check(await get(output["content_url"], headers={"if-none-match": f'"{output["sha256"]}"'}), 304)
     check(await get(output["content_url"], headers={"range": f"bytes={output['size']}-"}), 416)
@@ -251,7 +274,42 @@ async def test_the_documentation_is_public_while_the_api_keeps_its_token(start_i
     check = Contract(document)
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert document["paths"]["/v1/jobs"]["post"]["security"] == [{"bearer": []}]
-    assert "security" not in document["paths"]["/openapi.json"]["get"]
+    assert document["paths"]["/openapi.json"]["get"]["security"] == []
     assert (await ig.client.get("/docs")).status_code == 200
     assert check(await ig.client.get("/v1/jobs"), 401)["code"] == "unauthorized"
     check(await ig.client.get("/v1/jobs", headers={"authorization": "Bearer s3cret"}), 200)
+
+
+async def test_the_document_is_the_same_whatever_the_settings(start_ig, fake_runware):
+    bare = await start_ig(None, webhooks=False, mock_provider=False)
+    configured = await start_ig(fake_runware, webhooks=False, mock_provider=True, api_token="s3cret")
+    host = {"host": "ig.test"}  # servers names the URL the request used: the same for both
+    served = [(await ig.client.get("/openapi.json", headers=host)).content for ig in (bare, configured)]
+    assert served[0] == served[1]
+    assert json.loads(served[0])["servers"] == [{"url": "http://ig.test"}]
+
+
+async def test_every_documented_upload_type_is_taken(start_ig):
+    ig = await start_ig(None, webhooks=False)
+    check = Contract((await ig.client.get("/openapi.json")).json())
+    quicktime = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + bytes(64)  # ig checks the magic number only
+    samples = {
+        "image/png": media_samples.png(),
+        "image/jpeg": media_samples.jpeg(),
+        "image/webp": media_samples.webp(),
+        "image/gif": media_samples.gif(),
+        "image/svg+xml": media_samples.svg(),
+        "audio/mpeg": media_samples.mp3(),
+        "audio/wav": media_samples.wav(),
+        "audio/flac": media_samples.flac(),
+        "audio/ogg": media_samples.ogg_vorbis(),
+        "video/mp4": media_samples.mp4(),
+        "video/webm": media_samples.webm(),
+        "video/quicktime": quicktime,
+    }
+    assert list(samples) == list(routes.UPLOAD_TYPES)
+    for media_type, sample in samples.items():
+        uploaded = check(await ig.client.post("/v1/uploads", content=sample, headers={"content-type": media_type}), 201)
+        assert uploaded["content_type"] == media_type
+    stored = ig.rows("SELECT content_type FROM artifacts WHERE role = 'input' ORDER BY seq")
+    assert [row["content_type"] for row in stored] == list(routes.UPLOAD_TYPES)
