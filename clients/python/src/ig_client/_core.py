@@ -167,9 +167,6 @@ class Core:
             headers["authorization"] = f"Bearer {self.token}"
         return headers
 
-    def timeout_for(self, request: Request) -> httpx.Timeout:
-        return httpx.Timeout(self.timeout, read=self.timeout + request.hold)
-
     def build_args(self, request: Request) -> dict[str, Any]:
         """What the driver hands ``httpx.Client.build_request`` besides the body's content."""
         headers = dict(request.headers)
@@ -186,7 +183,7 @@ class Core:
             "url": request.path,
             "params": request.params,
             "headers": headers,
-            "timeout": self.timeout_for(request),
+            "timeout": httpx.Timeout(self.timeout, read=self.timeout + request.hold),
         }
         if content is not None:
             args["content"] = content
@@ -194,11 +191,11 @@ class Core:
 
     # --- the transport half of every operation ------------------------------------------------
 
-    def send(self, request: Request) -> Op[tuple[httpx.Response, bytes]]:
-        """The answer to ``request`` and its whole body, retried as the policy allows; an error
-        status raises its :class:`ApiError`."""
-        stream, body = yield from self._attempts(request, whole=True)
-        return stream.response, body
+    def send(self, request: Request) -> Op[bytes]:
+        """The body of the answer to ``request``, retried as the policy allows; an error status
+        raises its :class:`ApiError`."""
+        _, body = yield from self._attempts(request, whole=True)
+        return body
 
     def open(self, request: Request) -> Op[Stream]:
         """Like :meth:`send`, but the body is left for the caller to read (downloads)."""
@@ -207,8 +204,7 @@ class Core:
 
     def call(self, request: Request, model: type[M]) -> Op[M]:
         """A JSON answer, as ``model``."""
-        _, body = yield from self.send(request)
-        return model.model_validate_json(body)
+        return model.model_validate_json((yield from self.send(request)))
 
     def read_all(self, stream: Stream) -> Op[bytes | httpx.TransportError]:
         parts: list[bytes] = []
