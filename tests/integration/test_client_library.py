@@ -141,14 +141,14 @@ async def test_generate_waits_reporting_progress_and_downloads_verified_files(st
     for artifact in job.artifacts:
         path = await client(
             lambda c, a=artifact: c.artifacts.download(
-                a, out, on_progress=lambda done, total: progress.append((done, total))
+                a, f"{out}/fresh/", on_progress=lambda done, total: progress.append((done, total))
             )
         )
-        assert path == out / f"{artifact.id}.png"
+        assert path == out / "fresh" / f"{artifact.id}.png"  # a directory written as one is made
         assert path.read_bytes() == stored_bytes(ig, artifact.id)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == artifact.sha256
         assert progress[-1] == (artifact.size, artifact.size)
-    assert sorted(os.listdir(out)) == sorted(f"{a.id}.png" for a in job.artifacts)  # no temporary files
+    assert sorted(os.listdir(out / "fresh")) == sorted(f"{a.id}.png" for a in job.artifacts)  # no temporary files
 
 
 async def test_a_prompt_goes_to_prompt_for_a_task_without_positive_prompt(start_ig, connect):

@@ -54,6 +54,10 @@ def test_a_download_into_a_directory_is_named_after_the_artifact_and_its_type(tm
     assert download_target(tmp_path, "a1", content_type) == tmp_path / name
 
 
+def test_a_download_into_a_directory_written_as_one_goes_inside_it_even_before_it_exists(tmp_path):
+    assert download_target(f"{tmp_path}/out/", "a1", "image/png") == tmp_path / "out" / "a1.png"
+
+
 def test_a_download_to_a_file_path_goes_there(tmp_path):
     assert download_target(tmp_path / "fox.png", "a1", "image/jpeg") == tmp_path / "fox.png"
 

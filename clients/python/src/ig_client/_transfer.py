@@ -45,9 +45,10 @@ def extension_for(content_type: str) -> str:
 
 
 def download_target(path: str | os.PathLike[str], artifact_id: str, content_type: str) -> Path:
-    """``path`` itself, or inside it when it is a directory: ``<artifact id><extension>``."""
+    """``path`` itself, or inside it, as ``<artifact id><extension>``, when it is a directory or
+    is written as one (``out/``, made if missing)."""
     target = Path(path)
-    if target.is_dir():
+    if target.is_dir() or os.fspath(path).endswith(("/", os.sep)):
         return target / f"{artifact_id}{extension_for(content_type)}"
     return target
 
