@@ -34,7 +34,7 @@ export interface RequestOptions {
 
 export interface SubmitOptions extends RequestOptions {
   /** Sent as `Idempotency-Key`; a fresh UUID by default. Every retry of the submit sends the same one, so a
-   * submit whose answer was lost makes one job, not two. Pass your own to make retries across processes safe. */
+   * submit whose answer was lost makes one job, not two. Pass your own to make retries across restarts safe. */
   idempotencyKey?: string;
 }
 
@@ -58,7 +58,7 @@ export interface UploadOptions extends RequestOptions {
 }
 
 /** A body to upload: a stream is sent as it is read (and, being unrepeatable, never retried). */
-export type UploadBody = Blob | ArrayBuffer | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+export type UploadBody = Blob | ArrayBuffer | Uint8Array | ReadableStream<Uint8Array>;
 
 const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);
 const LONGEST_WAIT_SECONDS = 60; // ig caps ?wait= here
@@ -72,7 +72,8 @@ type Answer<D> = Promise<{ data?: D; error?: unknown; response: Response }>;
 /** ig's HTTP API, typed from its OpenAPI document, with the conveniences apps need. */
 export class IgClient {
   readonly url: string;
-  /** The typed openapi-fetch client, for every route the methods here do not cover (presets, models, usage...). */
+  /** The typed openapi-fetch client, for the routes the methods here do not cover (presets, models, usage, batch):
+   * its requests carry the token, are retried alike, and every POST carries an Idempotency-Key. */
   readonly api: Client<paths>;
   readonly jobs: JobsApi;
   readonly artifacts: ArtifactsApi;
@@ -87,9 +88,15 @@ export class IgClient {
     this.#headers = token ? { authorization: `Bearer ${token}` } : {};
     this.#fetchOnce = options.fetch ?? ((request) => fetch(request));
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
-    // Each try sends a copy, so the original's body is still there for the next.
-    const send = (request: Request): Promise<Response> =>
-      sendWithRetries(this.#fetchOnce, () => request.clone(), this.#retry, request.signal);
+    const send = (request: Request): Promise<Response> => {
+      // A retried POST is safe only when ig can tell it from a new request: each carries a key (ig ignores it
+      // where every repeat is harmless anyway: cancel, tags, uploads).
+      if (request.method === "POST" && !request.headers.has("idempotency-key")) {
+        request.headers.set("idempotency-key", crypto.randomUUID());
+      }
+      // Each try sends a copy, so the original's body is still there for the next.
+      return sendWithRetries(this.#fetchOnce, () => request.clone(), this.#retry, request.signal);
+    };
     this.api = createClient<paths>({ baseUrl: this.url, headers: this.#headers, fetch: send });
     this.jobs = new JobsApi(this);
     this.artifacts = new ArtifactsApi(this, this.#fetchOnce, this.#retry, this.#headers);
@@ -257,7 +264,7 @@ class ArtifactsApi {
     for (const tag of options.tags ?? []) url.searchParams.append("tag", tag);
     const init: RequestInit & { duplex: "half" } = {
       method: "POST",
-      body,
+      body: body as BodyInit, // any Uint8Array (a Node Buffer too); fetch refuses one over shared memory itself
       headers: { ...this.#headers, "content-type": mediaType },
       signal: options.signal ?? null,
       duplex: "half", // fetch's condition for a stream body; harmless for the others

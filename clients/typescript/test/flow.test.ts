@@ -86,14 +86,16 @@ test("the listings follow next_cursor across pages", async () => {
   assert.equal(urls.length, 2);
 });
 
-test("upload sends a Blob or a stream as the raw body and answers the stored input", async () => {
+test("upload sends bytes, a Blob or a stream as the raw body and answers the stored input", async () => {
   const ig = client();
   const tag = uniqueTag();
-  const fromBlob = await ig.artifacts.upload(new Blob([TINY_PNG]), "image/png", { tags: [tag] });
-  assert.equal(fromBlob.role, "input");
-  assert.equal(fromBlob.sha256, sha256(TINY_PNG));
-  assert.deepEqual([fromBlob.width, fromBlob.height], [1, 1]);
-  assert.deepEqual(fromBlob.tags, [tag]);
+  const fromBytes = await ig.artifacts.upload(Buffer.from(TINY_PNG), "image/png", { tags: [tag] });
+  assert.equal(fromBytes.role, "input");
+  assert.equal(fromBytes.sha256, sha256(TINY_PNG));
+  assert.deepEqual([fromBytes.width, fromBytes.height], [1, 1]);
+  assert.deepEqual(fromBytes.tags, [tag]);
+  const again = await ig.artifacts.upload(new Blob([TINY_PNG]), "image/png");
+  assert.equal(again.id, fromBytes.id); // the same bytes are stored once
 
   const [output] = (await ig.generate(mockJob([tag]))).artifacts;
   assert.ok(output);

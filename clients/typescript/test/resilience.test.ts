@@ -36,6 +36,24 @@ test("a submit whose answer is lost is retried with the same Idempotency-Key and
   assert.deepEqual(made, [job.id]);
 });
 
+test("a POST through the raw api client gets an Idempotency-Key of its own, kept across retries", async () => {
+  const ig = client({ url: proxy.url });
+  const tag = uniqueTag();
+  const path = /^\/v1\/jobs\/batch$/;
+  proxy.inject("POST", path, { kind: "lose-answer" });
+  const { data } = await ig.api.POST("/v1/jobs/batch", { body: { jobs: [mockJob([tag]), mockJob([tag])] } });
+  const [first, second, ...more] = proxy.requests("POST", path);
+  assert.equal(more.length, 0);
+  assert.ok(first && second && data);
+  assert.match(String(first.headers["idempotency-key"]), /^[0-9a-f-]{36}$/);
+  assert.equal(second.headers["idempotency-key"], first.headers["idempotency-key"]);
+
+  const made: string[] = [];
+  for await (const found of client().jobs.list({ tag: [tag] })) made.push(found.id);
+  assert.equal(made.length, 2);
+  assert.deepEqual(made.sort(), data.items.map((item) => ("job" in item ? item.job.id : "")).sort());
+});
+
 test("a 429 is retried after the Retry-After it names", async () => {
   const ig = client({ url: proxy.url });
   const submitted = await client().submit(mockJob([uniqueTag()]));
