@@ -13,6 +13,7 @@ import json
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ import pytest
 from fixtures.callback_receiver import SECRET
 from fixtures.flaky_proxy import FlakyProxy
 from fixtures.media_samples import wav
+from fixtures.servers import serve_in_background
 from fixtures.waiting import until
 from ig_client import (
+    ApiError,
     AsyncClient,
     CancelledJob,
     ChecksumMismatch,
@@ -29,6 +32,7 @@ from ig_client import (
     Conflict,
     ConnectionFailed,
     Gone,
+    IgError,
     Job,
     JobFailed,
     NotFound,
@@ -309,6 +313,40 @@ async def test_a_batch_answers_each_item(start_ig, connect):
     assert first.job.status in ("queued", "submitted")
     assert second.error.status == 422 and second.error.instance == "/v1/jobs/batch#/jobs/1"
     assert [row["id"] for row in ig.rows("SELECT id FROM jobs")] == [first.job.id]
+
+
+class NotIg(BaseHTTPRequestHandler):
+    """A website where ig was expected: a page at ``/healthz``, a redirect everywhere else."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        page = b"<html>welcome</html>"
+        self.send_response(200 if self.path.startswith("/healthz") else 301)
+        self.send_header("location", "https://ig.example.com" + self.path)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+
+@pytest.fixture
+def not_ig() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotIg)
+    serve_in_background(server)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_an_answer_that_is_not_igs_is_a_clear_error(connect, not_ig):
+    client = connect(not_ig)
+    with pytest.raises(IgError, match=r"not ig's Health \(is IG_URL right\?\).*<html>welcome"):
+        await client(lambda c: c.health())
+    with pytest.raises(ApiError, match="301: redirected to https://ig.example.com/v1/models: set IG_URL") as raised:
+        await client(lambda c: c.models())
+    assert raised.value.status == 301
 
 
 # --- retries ---------------------------------------------------------------------------------------

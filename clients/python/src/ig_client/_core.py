@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ig_client._retries import RetryPolicy, retry_after_seconds
 from ig_client.errors import ApiError, ConnectionFailed, IgError, api_error
@@ -204,7 +204,15 @@ class Core:
 
     def call(self, request: Request, model: type[M]) -> Op[M]:
         """A JSON answer, as ``model``."""
-        return model.model_validate_json((yield from self.send(request)))
+        body = yield from self.send(request)
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as error:
+            shown = body[:200].decode("utf-8", "replace")
+            raise IgError(
+                f"{request.method} {self.url}{request.path}: the answer is not ig's {model.__name__} "
+                f"(is IG_URL right?): {error.error_count()} problems, starting {shown!r}"
+            ) from error
 
     def read_all(self, stream: Stream) -> Op[bytes | httpx.TransportError]:
         parts: list[bytes] = []
@@ -230,14 +238,14 @@ class Core:
         while True:
             outcome = yield Open(request)
             body = b""
-            if isinstance(outcome, Stream) and (whole or outcome.response.status_code >= 400):
+            if isinstance(outcome, Stream) and (whole or outcome.response.status_code >= 300):
                 read = yield from self.read_all(outcome)
                 if isinstance(read, httpx.TransportError):
                     outcome = read
                 else:
                     body = read
             if isinstance(outcome, Stream):
-                if outcome.response.status_code < 400:
+                if outcome.response.status_code < 300:
                     return outcome, body
                 delay = self.policy.delay(outcome.response, retry, request.replayable, request.resendable)
                 if delay is None:
@@ -260,7 +268,9 @@ class Core:
             problem = {}
         if not isinstance(problem, dict):
             problem = {}
-        if body and not problem:  # not problem JSON: something between the client and ig answered
+        if not problem and response.is_redirect:
+            problem = {"detail": f"redirected to {response.headers.get('location')}: set IG_URL to where ig answers"}
+        elif body and not problem:  # not problem JSON: something between the client and ig answered
             problem = {"detail": body[:500].decode("utf-8", "replace")}
         retry_after = retry_after_seconds(response.headers.get("retry-after"))
         return api_error(response.status_code, problem, dict(response.headers), retry_after)
