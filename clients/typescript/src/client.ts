@@ -43,7 +43,8 @@ export interface WaitOptions extends RequestOptions {
   timeoutMs?: number;
   /** Called with the job after every answer: its `status`, and `artifacts` as they are stored. */
   onProgress?: (job: Job) => void;
-  /** The longest one long-poll holds (ig's `?wait=`, at most 60 s); shorter means more `onProgress` calls. */
+  /** The longest one long-poll holds (ig's `?wait=`, at most 60 s): ig answers as soon as the job ends, and
+   * otherwise after this long, with the artifacts stored so far. 60 by default, 5 with `onProgress`. */
   pollSeconds?: number;
 }
 
@@ -62,6 +63,7 @@ export type UploadBody = Blob | ArrayBuffer | Uint8Array | ReadableStream<Uint8A
 
 const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);
 const LONGEST_WAIT_SECONDS = 60; // ig caps ?wait= here
+const PROGRESS_WAIT_SECONDS = 5;
 /** An answer to a long-poll that came back sooner than this with the job still open (a server or proxy that
  * ignores ?wait=) is followed by a pause, so a wait never turns into a busy loop. */
 const SHORTEST_POLL_MS = 1000;
@@ -117,7 +119,8 @@ export class IgClient {
   /** Wait for a job to end (`succeeded`, `failed` or `cancelled`) through ig's long-poll, and return it. */
   async wait(jobId: string, options: WaitOptions = {}): Promise<Job> {
     const started = Date.now();
-    const longest = Math.min(options.pollSeconds ?? LONGEST_WAIT_SECONDS, LONGEST_WAIT_SECONDS);
+    const poll = options.pollSeconds ?? (options.onProgress ? PROGRESS_WAIT_SECONDS : LONGEST_WAIT_SECONDS);
+    const longest = Math.min(poll, LONGEST_WAIT_SECONDS);
     for (;;) {
       const leftMs = options.timeoutMs === undefined ? Infinity : options.timeoutMs - (Date.now() - started);
       const asked = Date.now();

@@ -33,12 +33,21 @@ test("generate submits, waits and answers the job with artifacts whose streamed 
 });
 
 test("wait long-polls until the job ends", async () => {
-  const ig = client();
+  const polls: URL[] = [];
+  const ig = client({
+    fetch: (request) => {
+      polls.push(new URL(request.url));
+      return fetch(request);
+    },
+  });
   const submitted = await ig.submit(mockJob([uniqueTag()]));
+  polls.length = 0;
   const job = await ig.wait(submitted.id, { timeoutMs: 20_000 });
   assert.equal(job.id, submitted.id);
   assert.equal(job.status, "succeeded");
-  assert.equal((await ig.jobs.get(submitted.id)).status, "succeeded");
+  assert.equal(polls.length, 1); // ig held the one request until the job ended
+  const held = Number(polls[0]?.searchParams.get("wait"));
+  assert.ok(held > 19 && held <= 20, `?wait=${held}`);
 });
 
 test("saveArtifact writes the file under its name only once its sha256 is the artifact's", async () => {
