@@ -4,10 +4,14 @@ consumer's script using it."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import ig_client
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "clients" / "python" / "src" / "ig_client"
 
@@ -81,3 +85,27 @@ def test_every_module_imports_without_the_server_package():
     result = subprocess.run([sys.executable, "-c", blocked + walk], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) >= 10  # every module was found and imported
+
+
+PAIRS = [
+    (ig_client.Client, ig_client.AsyncClient),
+    (ig_client.Jobs, ig_client.AsyncJobs),
+    (ig_client.Artifacts, ig_client.AsyncArtifacts),
+    (ig_client.Presets, ig_client.AsyncPresets),
+]
+
+
+def _calls(kind: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(kind).items()
+        if callable(member) and not name.startswith("_") and name != "close"
+    }
+
+
+@pytest.mark.parametrize(("sync", "async_"), PAIRS, ids=lambda kind: kind.__name__)
+def test_the_async_client_has_the_sync_clients_calls_with_the_same_parameters(sync, async_):
+    calls, async_calls = _calls(sync), _calls(async_)
+    assert len(calls) >= 4 and calls.keys() == async_calls.keys()
+    for name, signature in calls.items():
+        assert list(signature.parameters.values()) == list(async_calls[name].parameters.values()), name
