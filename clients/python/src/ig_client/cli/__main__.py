@@ -1,0 +1,3 @@
+from ig_client.cli import main
+
+main()
