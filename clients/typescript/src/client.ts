@@ -148,7 +148,7 @@ export class IgClient {
   }
 }
 
-class JobsApi {
+export class JobsApi {
   readonly #client: IgClient;
 
   constructor(client: IgClient) {
@@ -204,7 +204,7 @@ class JobsApi {
   }
 }
 
-class ArtifactsApi {
+export class ArtifactsApi {
   readonly #client: IgClient;
   readonly #fetchOnce: Fetch;
   readonly #retry: RetryPolicy;

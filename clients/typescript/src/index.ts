@@ -1,6 +1,7 @@
 export {
   type Artifact,
   type ArtifactQuery,
+  type ArtifactsApi,
   type CancelledJob,
   type ContentOptions,
   IgClient,
@@ -8,6 +9,7 @@ export {
   type Job,
   type JobQuery,
   type JobRequest,
+  type JobsApi,
   type JobStatus,
   type RequestOptions,
   type SubmitOptions,

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 
 import type { IgClient } from "./client.js";
-import { IgIntegrityError } from "./errors.js";
+import { IgIntegrityError, IgNetworkError } from "./errors.js";
 
 export interface SaveOptions {
   /** Called as bytes are written: `received` of `total` (the artifact's size). */
@@ -33,15 +33,15 @@ export async function saveArtifact(
   path: string,
   options: SaveOptions = {},
 ): Promise<SavedArtifact> {
-  const signal = options.signal ? { signal: options.signal } : {};
-  const { size, sha256 } = await client.artifacts.get(artifactId, signal);
+  const abortable = options.signal ? { signal: options.signal } : {};
+  const { size, sha256 } = await client.artifacts.get(artifactId, abortable);
   const partial = `${path}.part`;
   const file = await open(partial, "w");
   let hash = createHash("sha256");
   let written = 0;
   try {
     for (let resumes = options.resumes ?? DEFAULT_RESUMES; ; resumes--) {
-      const response = await client.artifacts.content(artifactId, { offset: written, ...signal });
+      const response = await client.artifacts.content(artifactId, { offset: written, ...abortable });
       if (written > 0 && response.status !== 206) {
         // Range was not honoured (a proxy dropped it?): the answer is the whole file, so start over.
         await file.truncate(0);
@@ -54,11 +54,13 @@ export async function saveArtifact(
           await file.write(read.value, 0, read.value.length, written);
           hash.update(read.value);
           written += read.value.length;
+          if (written > size) throw new IgIntegrityError(`artifact ${artifactId}: more than its ${size} bytes`);
           options.onProgress?.(written, size);
         }
         break;
       } catch (error) {
-        if (options.signal?.aborted || resumes <= 0) throw error;
+        if (error instanceof IgIntegrityError || options.signal?.aborted) throw error;
+        if (resumes <= 0) throw new IgNetworkError(response.url, error);
       }
     }
   } catch (error) {

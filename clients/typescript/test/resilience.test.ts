@@ -1,11 +1,11 @@
 // Retries, idempotency and resumed downloads, with a proxy between the client and ig that misbehaves on cue.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { IgApiError } from "ig-client";
+import { IgApiError, IgNetworkError } from "ig-client";
 import { saveArtifact } from "ig-client/node";
 import { client, FaultyProxy, mockJob, sha256, uniqueTag } from "./support.js";
 
@@ -139,4 +139,25 @@ test("a download cut off halfway resumes with Range and still matches the sha256
   const start = Number(/^bytes=(\d+)-$/.exec(String(resumed?.headers.range))?.[1]);
   assert.ok(start > 0 && start <= artifact.size >> 1, `resumed at ${resumed?.headers.range}`);
   assert.equal(resumed?.upstream?.status, 206);
+});
+
+test("a download cut off more often than it may resume fails with IgNetworkError and leaves no file", async () => {
+  const ig = client({ url: proxy.url });
+  const [artifact] = (await client().generate(mockJob([uniqueTag()]))).artifacts;
+  assert.ok(artifact);
+  const path = new RegExp(`^/v1/artifacts/${artifact.id}/content$`);
+  proxy.inject("GET", path, { kind: "cut-body" });
+  proxy.inject("GET", path, { kind: "cut-body" });
+  const dir = await mkdtemp(join(tmpdir(), "ig-client-"));
+  try {
+    const error = await saveArtifact(ig, artifact.id, join(dir, "fox.png"), { resumes: 1 }).then(
+      () => assert.fail("saved"),
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof IgNetworkError, String(error));
+    assert.deepEqual(await readdir(dir), []);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+  assert.equal(proxy.requests("GET", path).length, 2);
 });
