@@ -63,12 +63,13 @@ def ig_command(group: click.Group, name: str, **settings: Any) -> Callable[[Call
         def run(*args: Any, url: str | None, token: str | None, as_json: bool, **kwargs: Any) -> R:
             return function(Session(url, token, as_json), *args, **kwargs)
 
-        run = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")(run)
-        run = click.option(
-            "--token", metavar="TOKEN", help="ig's API token [default: $IG_API_TOKEN]", show_envvar=False
-        )(run)
-        run = click.option("--url", metavar="URL", help="Where ig is [default: $IG_URL or http://127.0.0.1:8787]")(run)
-        return group.command(name, **settings)(run)
+        command = group.command(name, **settings)(run)
+        command.params += [  # after the command's own options in its help
+            click.Option(["--url"], metavar="URL", help="Where ig is [default: $IG_URL or http://127.0.0.1:8787]"),
+            click.Option(["--token"], metavar="TOKEN", help="ig's API token [default: $IG_API_TOKEN]"),
+            click.Option(["--json", "as_json"], is_flag=True, help="Print JSON on stdout, for scripts."),
+        ]
+        return command
 
     return decorate
 
@@ -205,7 +206,13 @@ provider's own parameter (Runware's ``numberResults`` or ``promptVersions``, fal
 @pairs("-p", "--param", "params", help="A task parameter (repeat); dotted keys nest.")
 @click.option("-t", "--tag", "tags", multiple=True, help="Tag the job and its artifacts (repeat).")
 @pairs("--metadata", help="Your own data kept with the job (repeat).")
-@click.option("-n", "count", type=click.IntRange(min=1), help="How many results (the task's number-of-results).")
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1),
+    help="How many results: ig's num_outputs, which ig moves to the task's and provider's own parameter "
+    "(numberResults, num_images, ...). A preset that sets that parameter itself is overridden with -p instead.",
+)
 @click.option(
     "-o",
     "--output",
@@ -240,7 +247,7 @@ def generate(
     \b
       ig generate "a fox in snow" --model flux-schnell --tag user:42 -n 4 -o out/
       ig generate "a fox" -m flux-dev --provider fal -p seed=7 -p width=768
-      ig generate "the same, in snow" -m flux-kontext-dev -p seedImage=@fox.png
+      ig generate "the same, in snow" -m flux-dev -p seedImage=@fox.png -p strength=0.6
       ig generate --preset billboard --var headline="Spring Sale"
     """
     parsed_params = read_pairs(params, "--param")
