@@ -85,8 +85,9 @@ export class IgClient {
 
   constructor(options: IgClientOptions = {}) {
     const env = processEnv();
-    this.url = (options.url ?? env["IG_URL"] ?? DEFAULT_URL).replace(/\/+$/, "");
-    const token = options.token ?? env["IG_API_TOKEN"];
+    // An empty setting counts as unset, as in the shell.
+    this.url = (options.url || env["IG_URL"] || DEFAULT_URL).replace(/\/+$/, "");
+    const token = options.token || env["IG_API_TOKEN"];
     this.#headers = token ? { authorization: `Bearer ${token}` } : {};
     this.#fetchOnce = options.fetch ?? ((request) => fetch(request));
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
