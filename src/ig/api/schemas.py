@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema
 
 from ig import job_states
 from ig.api.bounds import PRESET_VERSION, TAG_PAGE, URL_LIFETIME_SECONDS, WAIT_SECONDS
-from ig.jobs.requests import BatchRequest, JobRequest, PresetRequest
+from ig.jobs.requests import BatchRequest, JobRequest, PresetRequest, ProviderChoice
 from ig.library.filters import DEFAULT_LIMIT, MAX_LIMIT, MAX_TAGS_PER_FILTER
 from ig.library.media_types import KINDS
 from ig.library.tags import MAX_TAG_LENGTH, TAG_PATTERN, TAG_RULE
@@ -579,7 +579,8 @@ class Preset(BaseModel):
     params: dict[str, Any]
     tags: list[str]
     metadata: dict[str, Any]
-    provider: Provider
+    provider: ProviderChoice
+    """As the preset was put: one provider, several in the order to try them, or ``auto``."""
     description: str
     variables: list[str]
     """The ``{placeholders}`` in ``params``, which a job fills from its ``variables``."""
