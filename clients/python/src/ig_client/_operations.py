@@ -92,8 +92,6 @@ def _id(item: str | Job | Artifact) -> str:
 class Operations:
     def __init__(self, core: Core) -> None:
         self.core = core
-        self._model_index: dict[str, ModelInfo] | None = None
-        self._task_index: dict[str, TaskInfo] | None = None
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -101,11 +99,10 @@ class Operations:
         body = {name: _json_value(value) for name, value in options.items() if name in JOB_FIELDS and value is not None}
         prompt = options.get("prompt")
         if prompt is not None:
-            key = yield from self.prompt_parameter(options.get("task"), options.get("model"))
             params = cast("dict[str, Any]", body.setdefault("params", {}))
-            if key in params:
-                raise ValueError(f"prompt= and params[{key!r}] both give the prompt: pass one")
-            params[key] = prompt
+            if "prompt" in params:
+                raise ValueError("prompt= and params['prompt'] both give the prompt: pass one")
+            params["prompt"] = prompt  # ig's common name: the server moves it to the task's and provider's own
         key = options.get("idempotency_key") or str(uuid.uuid4())
         request = Request("POST", "/v1/jobs", json=body, headers=(("idempotency-key", key),), idempotent=True)
         return (yield from self.core.call(request, Job))
@@ -115,30 +112,6 @@ class Operations:
         body = {"jobs": _json_value(jobs)}
         request = Request("POST", "/v1/jobs/batch", json=body, headers=(("idempotency-key", key),), idempotent=True)
         return (yield from self.core.call(request, BatchAnswer))
-
-    def prompt_parameter(self, task: str | None, model: str | None) -> Op[str]:
-        """Where a prompt goes: ``positivePrompt`` when the task's parameters have one, else
-        ``prompt`` (ig's common name, which every provider's own name is mapped from)."""
-        if task is None and model is not None:
-            aliases = yield from self.model_index()
-            alias = aliases.get(model)
-            task = alias.task if alias else None
-        if task is None:
-            return "prompt"
-        tasks = yield from self.task_index()
-        known = tasks.get(task)
-        properties = known.params_schema.get("properties", {}) if known else {}
-        return "positivePrompt" if isinstance(properties, dict) and "positivePrompt" in properties else "prompt"
-
-    def model_index(self) -> Op[dict[str, ModelInfo]]:
-        if self._model_index is None:
-            self._model_index = {alias.name: alias for alias in (yield from self.models(None, None))}
-        return self._model_index
-
-    def task_index(self) -> Op[dict[str, TaskInfo]]:
-        if self._task_index is None:
-            self._task_index = {task.task: task for task in (yield from self.tasks())}
-        return self._task_index
 
     def get_job(self, job_id: str, hold: float = 0.0) -> Op[Job]:
         params = query({"wait": hold}) if hold else ()

@@ -23,8 +23,8 @@ class SubmitOptions(TypedDict, total=False):
     model: str | None
     """A model alias (``GET /v1/models``) or the provider's own model id."""
     prompt: str | None
-    """Goes to the task's prompt parameter: ``positivePrompt`` when the task's parameter schema has
-    one (``GET /v1/tasks``), else ``prompt``; the task is ``task`` or the model alias's task."""
+    """Sent as ``params.prompt``, ig's common name, which the server moves to the task's and the
+    provider's own prompt parameter (``positivePrompt``, ``messages``, ...)."""
     params: Mapping[str, Any] | None
     task: str | None
     provider: str | Sequence[str] | None
