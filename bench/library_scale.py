@@ -202,7 +202,7 @@ def serve(count: int) -> tuple[subprocess.Popen, httpx.Client]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IG_", "RUNWARE_"))}
     server = subprocess.Popen(
-        [sys.executable, "-m", "ig.adapters.local.cli", "serve", "--port", str(port), "--data-dir", str(directory)],
+        [sys.executable, "-m", "ig.adapters.local.cli", "--port", str(port), "--data-dir", str(directory)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -2,7 +2,7 @@
 
     uv run python bench/reliability.py [--jobs 200] [--results 5] [--requests 2000] [--repeats 5]
 
-Every measurement talks to a real ``ig serve`` (``python -m ig.adapters.local.cli serve``, what
+Every measurement talks to a real ``ig serve`` (``python -m ig.adapters.local.cli``, what
 ``uv run ig serve`` runs) in its own process, over HTTP on loopback, with SQLite and files in a
 temporary data directory. Runware is ``tests/fixtures/fake_runware.py``'s ``FakeRunware`` (the real
 protocol: task acks, webhook URLs with per-job tokens, result items in Runware's shape), running
@@ -177,7 +177,7 @@ class IgServer:
         )
         self.log_path = data_dir.parent / f"{data_dir.name}.log"
         self._log = open(self.log_path, "wb")
-        command = [sys.executable, "-m", "ig.adapters.local.cli", "serve", "--port", str(port)]
+        command = [sys.executable, "-m", "ig.adapters.local.cli", "--port", str(port)]
         command += ["--data-dir", str(data_dir), "--sweep-interval", "3600"]
         self.proc = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid

@@ -174,7 +174,7 @@ def test_the_openapi_document_is_served_on_pyodide(ig):
     assert r.status == 200, r.text
     document = r.json()
     assert document["openapi"] == "3.1.0"
-    on_cpython = openapi.document(ROUTER, "", secured=False)["paths"]
+    on_cpython = openapi.document(ROUTER, "")["paths"]
     assert {p: sorted(item) for p, item in document["paths"].items()} == {p: sorted(i) for p, i in on_cpython.items()}
 
 
