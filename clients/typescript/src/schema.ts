@@ -1690,9 +1690,9 @@ export interface components {
             };
             /**
              * Provider
-             * @enum {string}
+             * @description As the preset was put: one provider, several in the order to try them, or ``auto``.
              */
-            provider: "runware" | "fal" | "replicate" | "mock";
+            provider: ("runware" | "fal" | "replicate" | "mock") | ("runware" | "fal" | "replicate" | "mock")[] | "auto";
             /** Description */
             description: string;
             /**
