@@ -73,6 +73,14 @@ def test_gateway_failures_are_retried_only_for_requests_that_may_run_twice(statu
     assert POLICY.delay(_answer(status), 0, replayable=False, resendable=True) is None
 
 
+@pytest.mark.parametrize("status", [502, 503])
+def test_igs_own_502_and_503_are_final_answers(status):
+    """ig answers 502 when the provider refused the task (the job is recorded as failed) and 503
+    for a degraded deep health check: sending again gets the same answer."""
+    ig_answer = httpx.Response(status, headers={"content-type": "application/problem+json"})
+    assert POLICY.delay(ig_answer, 0, replayable=True, resendable=True) is None
+
+
 @pytest.mark.parametrize("status", [400, 401, 404, 409, 410, 422, 500])
 def test_other_errors_are_not_retried(status):
     assert POLICY.delay(_answer(status), 0, True, True) is None

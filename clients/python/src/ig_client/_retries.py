@@ -17,6 +17,8 @@ MAX_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 """The longest ``Retry-After`` the client waits on its own; asked for longer, it raises and lets
 the caller decide (the error carries ``retry_after``)."""
+PROBLEM_TYPE = "application/problem+json"
+"""How ig itself answers an error; gateways in front of it answer otherwise."""
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport failures that happen before any byte of the request left: safe to retry for any request."""
 
@@ -65,6 +67,8 @@ class RetryPolicy:
             return backoff(retry) if replayable or isinstance(outcome, NOT_SENT) else None
         if outcome.status_code not in RETRY_STATUSES:
             return None
+        if outcome.status_code != 429 and outcome.headers.get("content-type", "").startswith(PROBLEM_TYPE):
+            return None  # ig's own answer (a provider's refusal, a degraded health check): final, not a gateway's
         if not (replayable if outcome.status_code != 429 else resendable):
             return None
         asked = retry_after_seconds(outcome.headers.get("retry-after"))
