@@ -10,21 +10,26 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from click.shell_completion import get_completion_class
-from rich.console import Console
 
-from ig_client import ApiError, Client, IgError, JobFailed
 from ig_client.cli import extensions, keyvalue, render
 from ig_client.cli.exits import ExitCode, epilog, exit_code_for
-from ig_client.cli.progress import DownloadBars, JobWatch
 from ig_client.cli.render import Column
 from ig_client.cli.render import field as column
+
+# The library (httpx, pydantic) and rich are imported in the functions that use them, not here:
+# ``ig --help``, usage errors and shell completion (run on every TAB) need only click, and loading
+# them would make each of those take about a second.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ig_client import Client, IgError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,18 +40,34 @@ COMPLETE_VAR = "_IG_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
 
 
+def console(stderr: bool = False) -> Console:
+    """Text as it is: no highlighting, markup or emoji codes (prompts and tags may hold any of them)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, markup=False, emoji=False)
+
+
 @dataclass
 class Session:
-    """What every command shares: where ig is, how to print, and the client, made on first use."""
+    """What every command shares: where ig is, how to print, and the client. The consoles and the client
+    are made on first use, so a mistake in the options exits without loading rich or the library."""
 
     url: str | None
     token: str | None
     as_json: bool
-    out: Console = field(default_factory=lambda: Console(highlight=False, markup=False, emoji=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False, markup=False, emoji=False))
+
+    @functools.cached_property
+    def out(self) -> Console:
+        return console()
+
+    @functools.cached_property
+    def err(self) -> Console:
+        return console(stderr=True)
 
     @contextmanager
     def client(self) -> Iterator[Client]:
+        from ig_client import Client
+
         with Client(url=self.url, token=self.token) as client:
             yield client
 
@@ -253,6 +274,9 @@ def generate(
     parsed_params = read_pairs(params, "--param")
     parsed_variables = read_pairs(variables, "--var")
     parsed_metadata = read_pairs(metadata, "--metadata")
+    from ig_client import JobFailed  # after the options are read: a mistake in them exits without loading these
+    from ig_client.cli.progress import JobWatch
+
     with session.client() as client:
         parsed_params, parsed_variables, parsed_metadata = upload_media(
             session, client, parsed_params, parsed_variables, parsed_metadata
@@ -286,6 +310,8 @@ def generate(
 
 
 def download_all(session: Session, client: Client, artifacts: Iterable[Any], directory: Path) -> list[Path]:
+    from ig_client.cli.progress import DownloadBars
+
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     with DownloadBars(session.err) as bars:
@@ -346,6 +372,9 @@ def jobs_show(session: Session, job_id: str) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0), help="Stop waiting after this many seconds (exit 8).")
 def jobs_wait(session: Session, job_id: str, timeout: float | None) -> None:
     """Wait until a job ends; exit 3 unless it succeeded."""
+    from ig_client import JobFailed
+    from ig_client.cli.progress import JobWatch
+
     with session.client() as client, JobWatch(session.err) as watch:
         job = client.wait(job_id, timeout=timeout, on_progress=watch)
     show_job(session, job)
@@ -751,26 +780,31 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 def run(argv: list[str] | None = None) -> int:
     """``ig`` with these arguments; the exit status (:class:`ExitCode`)."""
-    err = Console(stderr=True, highlight=False, markup=False, emoji=False)
     try:
         result = cli.main(args=argv, prog_name="ig", standalone_mode=False, complete_var=COMPLETE_VAR)
     except click.ClickException as error:
         error.show()
         return error.exit_code
     except click.exceptions.Abort:
-        err.print("interrupted")
+        console(stderr=True).print("interrupted")
         return ExitCode.INTERRUPTED
-    except IgError as error:
-        report(err, error)
-        return exit_code_for(error)
     except BrokenPipeError:  # the reader (head, less) stopped reading: nothing failed
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush has somewhere to go
         return ExitCode.OK
+    except Exception as error:
+        from ig_client import IgError  # only commands that loaded the library get here, not help or completion
+
+        if not isinstance(error, IgError):
+            raise
+        report(console(stderr=True), error)
+        return exit_code_for(error)
     return result if isinstance(result, int) else ExitCode.OK
 
 
 def report(err: Console, error: IgError) -> None:
     """The error on stderr: a problem's title and detail and every field error, else the error's own message."""
+    from ig_client import ApiError
+
     if isinstance(error, ApiError):
         code = f" {error.code}" if error.code else ""
         err.print(f"ig: {error.title or 'error'} ({error.status}{code})", soft_wrap=True)

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from ig_client import (
-    ChecksumMismatch,
-    ConnectionFailed,
-    Gone,
-    IgError,
-    JobFailed,
-    NotFound,
-    TimedOut,
-    Unauthorized,
-    ValidationError,
-)
+if TYPE_CHECKING:
+    from ig_client.errors import IgError
 
 
 class ExitCode(IntEnum):
@@ -45,20 +37,32 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
-_BY_ERROR: tuple[tuple[type[IgError], ExitCode], ...] = (
-    (JobFailed, ExitCode.JOB_FAILED),
-    (NotFound, ExitCode.NOT_FOUND),
-    (Gone, ExitCode.NOT_FOUND),
-    (Unauthorized, ExitCode.UNAUTHORIZED),
-    (ValidationError, ExitCode.REJECTED),
-    (ConnectionFailed, ExitCode.UNREACHABLE),
-    (TimedOut, ExitCode.TIMED_OUT),
-    (ChecksumMismatch, ExitCode.INTEGRITY),
-)
-
 
 def exit_code_for(error: IgError) -> ExitCode:
-    for kind, code in _BY_ERROR:
+    # imported here, not at the top: ``ig --help`` and shell completion import this module, and
+    # ig_client.errors loads pydantic
+    from ig_client.errors import (
+        ChecksumMismatch,
+        ConnectionFailed,
+        Gone,
+        JobFailed,
+        NotFound,
+        TimedOut,
+        Unauthorized,
+        ValidationError,
+    )
+
+    by_error: tuple[tuple[type[IgError], ExitCode], ...] = (
+        (JobFailed, ExitCode.JOB_FAILED),
+        (NotFound, ExitCode.NOT_FOUND),
+        (Gone, ExitCode.NOT_FOUND),
+        (Unauthorized, ExitCode.UNAUTHORIZED),
+        (ValidationError, ExitCode.REJECTED),
+        (ConnectionFailed, ExitCode.UNREACHABLE),
+        (TimedOut, ExitCode.TIMED_OUT),
+        (ChecksumMismatch, ExitCode.INTEGRITY),
+    )
+    for kind, code in by_error:
         if isinstance(error, kind):
             return code
     return ExitCode.ERROR

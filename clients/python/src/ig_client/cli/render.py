@@ -7,17 +7,18 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:  # rich and pydantic are imported where used: ``ig --help`` and completion load neither
+    from rich.console import Console
 
 Record = Mapping[str, Any]
 
 
 def to_data(value: Any) -> Any:
     """The JSON form of what the client returns: its models as the API wrote them, paths as strings."""
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, Mapping):
@@ -56,6 +57,8 @@ def print_table(console: Console, records: Iterable[Record], columns: Sequence[C
         for row in rows:
             write_line(console, "\t".join(_one_line(cell) for cell in row))
         return
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in columns:
         table.add_column(column.title, justify="right" if column.right else "left", overflow="fold")
