@@ -8,7 +8,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -73,6 +73,13 @@ class Session:
 
     def json(self, value: Any) -> None:
         render.print_json(self.out, value)
+
+    def listing(self, found: Any, columns: Sequence[Column]) -> None:
+        """A listing as one JSON array with ``--json``, else as a table (rows in a pipe)."""
+        if self.as_json:
+            self.json(found)
+        else:
+            render.print_table(self.out, render.to_data(found), columns)
 
 
 def ig_command(group: click.Group, name: str, **settings: Any) -> Callable[[Callable[..., R]], click.Command]:
@@ -352,10 +359,7 @@ def jobs_list(session: Session, limit: int, **filters: Any) -> None:
     """Jobs, newest first."""
     with session.client() as client:
         found = first(client.jobs.list(limit=min(limit, 500), **query(filters)), limit)
-    if session.as_json:
-        session.json(found)
-    else:
-        render.print_table(session.out, render.to_data(found), JOB_COLUMNS)
+    session.listing(found, JOB_COLUMNS)
 
 
 @ig_command(jobs, "show")
@@ -464,10 +468,7 @@ def artifacts_list(session: Session, limit: int, **filters: Any) -> None:
     """Artifacts, newest first."""
     with session.client() as client:
         found = first(client.artifacts.list(limit=min(limit, 500), **query(filters)), limit)
-    if session.as_json:
-        session.json(found)
-    else:
-        render.print_table(session.out, render.to_data(found), ARTIFACT_COLUMNS)
+    session.listing(found, ARTIFACT_COLUMNS)
 
 
 @ig_command(artifacts, "show")
@@ -596,10 +597,7 @@ def presets_list(session: Session) -> None:
     """Every preset (its current version)."""
     with session.client() as client:
         found = list(client.presets.list())
-    if session.as_json:
-        session.json(found)
-    else:
-        render.print_table(session.out, render.to_data(found), PRESET_COLUMNS)
+    session.listing(found, PRESET_COLUMNS)
 
 
 @ig_command(presets, "show")
@@ -696,10 +694,7 @@ def models(session: Session, task: str | None, provider: str | None) -> None:
     An alias names the same model on each provider that has it."""
     with session.client() as client:
         found = client.models(**query({"task": task, "provider": provider}))
-    if session.as_json:
-        session.json(found)
-    else:
-        render.print_table(session.out, render.to_data(found), MODEL_COLUMNS)
+    session.listing(found, MODEL_COLUMNS)
 
 
 TASK_COLUMNS = (
@@ -717,10 +712,7 @@ def tasks(session: Session) -> None:
     --json adds each one's parameter schema."""
     with session.client() as client:
         found = client.tasks()
-    if session.as_json:
-        session.json(found)
-    else:
-        render.print_table(session.out, render.to_data(found), TASK_COLUMNS)
+    session.listing(found, TASK_COLUMNS)
 
 
 USAGE_COLUMNS = (
