@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ig.ports import BlobStore, Database, Ed25519Verifier, HttpClient, MessageQueue
+from ig.ports import BlobStore, Database, Ed25519Verifier, HttpClient, MessageQueue, Thumbnailer
 from ig.settings import Settings
 
 
@@ -42,6 +42,8 @@ class Deps:
     settings: Settings
     ed25519: Ed25519Verifier | None = None
     """Set by both runtimes; providers that sign their webhooks with Ed25519 (fal) need it."""
+    thumbnailer: Thumbnailer | None = None
+    """Unset (the Worker without an Images binding), image artifacts stay without thumbnails."""
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_uuid
     new_token: Callable[[], str] = new_token

@@ -127,3 +127,35 @@ class Ed25519Verifier(Protocol):
         """True only when ``signature`` (64 bytes) is ``public_key``'s (32 raw bytes) over
         ``message``; malformed keys or signatures are False, never an exception."""
         ...
+
+
+THUMBNAIL_SIDE = 512
+"""A thumbnail's longest side at most, in pixels; smaller images keep their own size."""
+THUMBNAIL_MAX_SOURCE_PIXELS = 50_000_000
+"""The largest image a thumbnailer decodes (about 150 MB as RGB): a decompression bomb (a small
+file that declares a vast canvas) is refused from its header, before any pixel is decoded."""
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A made thumbnail: WebP, small enough to hold in memory (and so of known length for R2)."""
+
+    data: bytes
+    width: int
+    height: int
+    content_type: str = "image/webp"
+
+
+class ThumbnailRefused(Exception):
+    """The source is not an image the thumbnailer can or will read (truncated, corrupt, too many
+    pixels): trying again cannot help."""
+
+
+class Thumbnailer(Protocol):
+    """Pillow locally, the Images binding on the Worker."""
+
+    async def thumbnail(self, source: StoredBlob) -> Thumbnail:
+        """A WebP of ``source`` (a blob from this runtime's ``BlobStore.get``) whose longest side is
+        at most ``THUMBNAIL_SIDE``, aspect kept, never upscaled. Raises ``ThumbnailRefused`` for a
+        source it cannot or will not read; any other exception is trouble worth trying again."""
+        ...

@@ -182,6 +182,7 @@ async def test_inline_inputs_are_bounded_counting_every_reference(start_ig, fake
         }
         return {"task": "imageInference", "model": "runware:101@1", "params": params}
 
+    await ig.drained()  # the upload's thumbnail is made first, so only the refusal could change anything
     before = tables(ig)
     refused = await ig.submit(job(30))  # 30 x 2 MB: 60 MB (80 MB as base64) in one task
     assert refused.status_code == 422, refused.text

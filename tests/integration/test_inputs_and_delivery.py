@@ -15,8 +15,10 @@ WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40)
 
 
 def blob_count(ig) -> int:
+    """The originals stored (thumbnails, made of some of them, live apart under ``thumbnails/``)."""
     root = ig.data_dir / "blobs"
-    return len([p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".meta.json")])
+    found = [p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".meta.json")]
+    return len([p for p in found if "thumbnails" not in p.relative_to(root).parts])
 
 
 async def test_uploads_are_stored_once_and_returned_as_input_artifacts(start_ig):

@@ -110,6 +110,14 @@ async def test_real_answers_match_the_contract(start_ig, fake_runware):
     check(await get(output["content_url"], headers={"range": f"bytes={output['size']}-"}), 416)
     signed = check(await get(f"/v1/artifacts/{output['id']}/url", params={"expires_in": 60}), 200)
     check(await get(signed["url"]), 200)
+    await ig.drained()  # the thumbnail is made
+    thumbnail = check(await get(f"/v1/artifacts/{output['id']}"), 200)["thumbnail_url"]
+    check(await get(thumbnail), 200)
+    check(await get(thumbnail, headers={"range": "bytes=0-9"}), 206)
+    check(await get(thumbnail, headers={"if-none-match": (await get(thumbnail)).headers["etag"]}), 304)
+    check(await get(thumbnail, headers={"range": "bytes=999999-"}), 416)
+    signed = check(await get(f"/v1/artifacts/{output['id']}/url", params={"rendition": "thumbnail"}), 200)
+    check(await get(signed["url"]), 200)
 
     upload = check(
         await post("/v1/uploads?tag=mine", content=content.content, headers={"content-type": "image/png"}), 201

@@ -112,6 +112,7 @@ const mf = new Miniflare({
   cf: false, // never fetch the Request.cf placeholder from the internet
   d1Databases: { DB: "ig" },
   r2Buckets: { ARTIFACTS: "ig-artifacts" },
+  images: { binding: "IMAGES" }, // offline: Miniflare transforms with sharp (resize and transcode)
   queueProducers: { JOBS: { queueName: QUEUE }, JOBS_DLQ: { queueName: DLQ } },
   queueConsumers: {
     [QUEUE]: { maxBatchSize: MAX_BATCH_SIZE, maxBatchTimeout: 1, maxRetries: MAX_RETRIES, deadLetterQueue: DLQ },
@@ -430,6 +431,7 @@ class ExecutionContext {
 }
 
 let py; // the Pyodide instance
+let imagesBinding = null; // Miniflare's Images binding, in env unless a test leaves it out (set_var IMAGES "")
 let currentCtx = null;
 let env = null;
 
@@ -525,12 +527,14 @@ async function start() {
   const d1 = await mf.getD1Database("DB");
   const r2 = await mf.getR2Bucket("ARTIFACTS");
   const jobsReal = await mf.getQueueProducer("JOBS");
+  imagesBinding = named("ImagesBindingImpl", (await mf.getBindings()).IMAGES);
   t.miniflare = Math.round(performance.now() - T0);
 
   env = {
     DB: named("D1Database", d1),
     ARTIFACTS: wrapR2(r2),
     JOBS: new WorkerQueue(jobsReal, QUEUE),
+    IMAGES: imagesBinding,
     ...VARS,
   };
 
@@ -896,7 +900,11 @@ const COMMANDS = {
     return {};
   },
   set_var: async (req) => {
-    env[req.name] = req.value;
+    // IMAGES is the Images binding, not a var: "" leaves it out (a deployment without [images]), any other value puts it in.
+    if (req.name === "IMAGES") {
+      if (req.value) env.IMAGES = imagesBinding;
+      else delete env.IMAGES;
+    } else env[req.name] = req.value;
     return {};
   },
   eval_python: async (req) => {

@@ -129,12 +129,13 @@ def test_an_upload_refused_midway_through_a_multipart_upload_leaves_nothing(ig):
 
 
 def test_deleting_an_artifact_removes_its_r2_object_and_keeps_a_tombstone(ig):
+    ig.configure(IMAGES="1")  # with thumbnails, which go with their artifacts
     job_id = ig.complete_by_webhooks(image_job(2))
     first, second = ig.artifacts(job_id)
     r = ig.fetch("DELETE", f"/v1/artifacts/{first['id']}")
     assert r.status == 204, r.text
     assert ig.h.r2_get(first["blob_key"]) is None
-    assert ig.h.r2_keys() == [second["blob_key"]]
+    assert ig.h.r2_keys() == [second["blob_key"], f"thumbnails/{second['id']}.webp"]  # the first's went with it
     [row] = ig.rows("SELECT deleted_at FROM artifacts WHERE id = ?", first["id"])
     assert row["deleted_at"] is not None
     assert ig.fetch("GET", f"/v1/artifacts/{first['id']}/content").status == 410

@@ -272,6 +272,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/artifacts/{artifact_id}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an artifact's thumbnail
+         * @description A WebP of at most 512 px a side (never enlarged), made once for each PNG, JPEG, WebP or GIF artifact (not SVG) soon after it is stored; 404 until it is made (`thumbnail_url` is null until then). The same caching, `ETag`, `Range` and `HEAD` rules as `/content`. A signed URL for it comes from `/url?rendition=thumbnail`; a `/content` signature does not open it, nor it `/content`.
+         */
+        get: operations["get_artifact_thumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/artifacts/{artifact_id}/url": {
         parameters: {
             query?: never;
@@ -281,7 +301,7 @@ export interface paths {
         };
         /**
          * Get a signed, expiring content URL
-         * @description The URL works without the bearer token until it expires: for embeds, `<img>` tags, or handing a file to a provider.
+         * @description The URL works without the bearer token until it expires: for embeds, `<img>` tags, or handing a file to a provider. `rendition=thumbnail` signs the thumbnail's URL instead (404 while there is none); each URL opens only its own rendition.
          */
         get: operations["artifact_url"];
         put?: never;
@@ -822,6 +842,12 @@ export interface components {
              * @description Where to download it (``GET``; needs the bearer token unless signed, see ``/url``).
              */
             content_url: string;
+            /**
+             * Thumbnail Url
+             * @description Its WebP thumbnail (at most 512 px a side), for PNG, JPEG, WebP and GIF images; null until
+             *     it is made, and for every other kind.
+             */
+            thumbnail_url: string | null;
             /** Tags */
             tags: string[];
             /**
@@ -3758,11 +3784,159 @@ export interface operations {
             };
         };
     };
+    get_artifact_thumbnail: {
+        parameters: {
+            query?: {
+                /** @description With ``sig``: the expiry of a signed URL from ``GET /v1/artifacts/{artifact_id}/url``. */
+                expires?: number;
+            };
+            header?: {
+                /** @description One `bytes=` range: answered 206, or 416 when unsatisfiable. */
+                Range?: string;
+                /** @description The thumbnail's `ETag` (or `*`): answered 304 without a body. */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description The artifact's id. */
+                artifact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. The file's bytes, under its own media type (`Content-Type`). */
+            200: {
+                headers: {
+                    /** @description The content's sha256, quoted: a strong entity tag. */
+                    ETag: string;
+                    /** @description `public, max-age=31536000, immutable`: an artifact's bytes never change. */
+                    "Cache-Control": string;
+                    /** @description Ranges are served. */
+                    "Accept-Ranges": "bytes";
+                    /** @description `inline` (`attachment` for types a browser would run) with a file name: `<artifact_id>.<extension>`. */
+                    "Content-Disposition": string;
+                    /** @description Bytes in this answer's body. */
+                    "Content-Length": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "*/*": string;
+                };
+            };
+            /** @description Partial Content. The file's bytes, under its own media type (`Content-Type`). */
+            206: {
+                headers: {
+                    /** @description The content's sha256, quoted: a strong entity tag. */
+                    ETag: string;
+                    /** @description `public, max-age=31536000, immutable`: an artifact's bytes never change. */
+                    "Cache-Control": string;
+                    /** @description Ranges are served. */
+                    "Accept-Ranges": "bytes";
+                    /** @description `inline` (`attachment` for types a browser would run) with a file name: `<artifact_id>.<extension>`. */
+                    "Content-Disposition": string;
+                    /** @description Bytes in this answer's body. */
+                    "Content-Length": number;
+                    /** @description `bytes first-last/size` on 206; `bytes *\/size` on 416. */
+                    "Content-Range": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "*/*": string;
+                };
+            };
+            /** @description Not Modified */
+            304: {
+                headers: {
+                    /** @description The content's sha256, quoted: a strong entity tag. */
+                    ETag: string;
+                    /** @description `public, max-age=31536000, immutable`: an artifact's bytes never change. */
+                    "Cache-Control": string;
+                    /** @description Ranges are served. */
+                    "Accept-Ranges": "bytes";
+                    /** @description `inline` (`attachment` for types a browser would run) with a file name: `<artifact_id>.<extension>`. */
+                    "Content-Disposition": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The bearer token is missing or wrong. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="ig"`. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The signature is wrong or has expired. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing by that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The artifact was deleted (its provenance is still readable). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The range lies outside the content. */
+            416: {
+                headers: {
+                    /** @description `bytes first-last/size` on 206; `bytes *\/size` on 416. */
+                    "Content-Range": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Some parameters or fields are wrong; `errors` lists every one. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     artifact_url: {
         parameters: {
             query?: {
                 /** @description Seconds the URL stays valid. */
                 expires_in?: number;
+                /** @description Which URL to sign: the artifact's ``content`` or its ``thumbnail``. */
+                rendition?: "content" | "thumbnail";
             };
             header?: never;
             path: {

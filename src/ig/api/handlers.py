@@ -226,27 +226,37 @@ async def list_tags(deps: Deps, request: ApiRequest) -> ApiResponse:
 
 
 async def get_artifact_content(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
+    return await _deliver(deps, request, artifact_id, "content")
+
+
+async def get_artifact_thumbnail(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
+    return await _deliver(deps, request, artifact_id, "thumbnail")
+
+
+async def _deliver(deps: Deps, request: ApiRequest, artifact_id: str, rendition: content.Rendition) -> ApiResponse:
     if request.arg("sig") is not None:
         now = int(deps.clock().timestamp())
-        if not content.signature_valid(deps.settings, artifact_id, request.arg("expires"), request.arg("sig"), now):
+        expires, sig = request.arg("expires"), request.arg("sig")
+        if not content.signature_valid(deps.settings, artifact_id, expires, sig, now, rendition):
             raise Forbidden("the signature is wrong or has expired")
     row = await artifacts.artifact_record(deps.db, artifact_id)
     if row is None:
         raise NotFound(f"no artifact {artifact_id}")
     if row["deleted_at"] is not None:
         raise Gone(f"artifact {artifact_id} was deleted at {row['deleted_at']}")
-    headers = content.content_headers(artifact_id, row["content_type"], row["sha256"])
+    found = content.delivered(row, rendition)
+    headers = content.content_headers(artifact_id, found.content_type, found.sha256)
     etag = headers["etag"]
     if etag in (t.strip() for t in request.headers.get("if-none-match", "").split(",")) or (
         request.headers.get("if-none-match", "").strip() == "*"
     ):
         return ApiResponse(304, headers)
-    size = row["size"]
+    size = found.size
     try:
         wanted = content.parse_range(request.headers.get("range"), size)
     except content.Unsatisfiable:
         raise RangeNotSatisfiable(
-            f"the artifact has {size} bytes", headers={"content-range": f"bytes */{size}"}
+            f"the {rendition} has {size} bytes", headers={"content-range": f"bytes */{size}"}
         ) from None
     status = 200 if wanted is None else 206
     headers["content-length"] = str(size if wanted is None else wanted.length)
@@ -254,20 +264,24 @@ async def get_artifact_content(deps: Deps, request: ApiRequest, artifact_id: str
         headers["content-range"] = wanted.content_range(size)
     if request.method == "HEAD":
         return ApiResponse(status, headers)  # the row knows the size; no need to open the blob
-    blob = await deps.blobs.get(row["blob_key"], (wanted.offset, wanted.length) if wanted else None)
+    blob = await deps.blobs.get(found.blob_key, (wanted.offset, wanted.length) if wanted else None)
     if blob is None:
-        raise NotFound(f"no content for artifact {artifact_id}")
+        raise NotFound(f"no {rendition} for artifact {artifact_id}")
     return ApiResponse(status, headers, blob)
 
 
 async def artifact_url(deps: Deps, request: ApiRequest, artifact_id: str) -> ApiResponse:
     seconds = int(_number(request, "expires_in", bounds.URL_LIFETIME_SECONDS))
+    rendition = request.arg("rendition") or "content"
+    if rendition not in content.RENDITIONS:
+        raise ValidationFailed([FieldError("rendition", f"one of {', '.join(content.RENDITIONS)}", "invalid_choice")])
     row = await artifacts.artifact_record(deps.db, artifact_id)
     if row is None or row["deleted_at"] is not None:
         raise NotFound(f"no artifact {artifact_id}")
+    content.delivered(row, rendition)  # a thumbnail URL only for a thumbnail there is
     moment = deps.clock()
     expires = int(moment.timestamp()) + seconds
-    url = content.signed_url(deps.settings, request.base_url, artifact_id, expires)
+    url = content.signed_url(deps.settings, request.base_url, artifact_id, expires, rendition)
     return json_response(200, {"url": url, "expires_at": isoformat(moment + timedelta(seconds=seconds))})
 
 

@@ -109,12 +109,15 @@ SENT_HEADERS: dict[str, dict[int, dict[str, bool]]] = {
     ),
     "put_preset": dict.fromkeys((200, 201), {"Location": True}),
     "create_upload": dict.fromkeys((200, 201), {"Location": True}),
-    "get_artifact_content": {
-        200: {**_CONTENT_HEADERS, "Content-Length": True},
-        206: {**_CONTENT_HEADERS, "Content-Length": True, "Content-Range": True},
-        304: _CONTENT_HEADERS,
-        416: {"Content-Range": True},
-    },
+    **dict.fromkeys(
+        ("get_artifact_content", "get_artifact_thumbnail"),
+        {
+            200: {**_CONTENT_HEADERS, "Content-Length": True},
+            206: {**_CONTENT_HEADERS, "Content-Length": True, "Content-Range": True},
+            304: _CONTENT_HEADERS,
+            416: {"Content-Range": True},
+        },
+    ),
 }
 """By operation (its handler's name) and status: the headers from ``RESPONSE_HEADERS`` the handler
 sends, each with whether it always does. (401's ``WWW-Authenticate`` goes with the bearer token.)"""

@@ -239,11 +239,32 @@ ROUTER = Router(
         ),
         Route(
             "GET",
+            "/v1/artifacts/{artifact_id}/thumbnail",
+            handlers.get_artifact_thumbnail,
+            signed=True,
+            summary="Download an artifact's thumbnail",
+            description="A WebP of at most 512 px a side (never enlarged), made once for each PNG, JPEG, WebP or GIF "
+            "artifact (not SVG) soon after it is stored; 404 until it is made (`thumbnail_url` is null until then). "
+            "The same caching, `ETag`, `Range` and `HEAD` rules as `/content`. A signed URL for it comes from "
+            "`/url?rendition=thumbnail`; a `/content` signature does not open it, nor it `/content`.",
+            tag="artifacts",
+            query="ContentQuery",
+            headers=(
+                ("Range", "One `bytes=` range: answered 206, or 416 when unsatisfiable."),
+                ("If-None-Match", "The thumbnail's `ETag` (or `*`): answered 304 without a body."),
+            ),
+            content_type="*/*",
+            other_statuses=(206, 304),
+            problems=(403, 410, 416),
+        ),
+        Route(
+            "GET",
             "/v1/artifacts/{artifact_id}/url",
             handlers.artifact_url,
             summary="Get a signed, expiring content URL",
             description="The URL works without the bearer token until it expires: for embeds, `<img>` tags, or "
-            "handing a file to a provider.",
+            "handing a file to a provider. `rendition=thumbnail` signs the thumbnail's URL instead (404 while there "
+            "is none); each URL opens only its own rendition.",
             tag="artifacts",
             query="SignedUrlQuery",
             response="SignedUrl",

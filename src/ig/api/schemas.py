@@ -209,6 +209,9 @@ class Artifact(BaseModel):
     """From the audio or video headers when they say."""
     content_url: str
     """Where to download it (``GET``; needs the bearer token unless signed, see ``/url``)."""
+    thumbnail_url: str | None
+    """Its WebP thumbnail (at most 512 px a side), for PNG, JPEG, WebP and GIF images; null until
+    it is made, and for every other kind."""
     tags: list[str]
     created_at: Moment
     seed: int | None
@@ -791,6 +794,8 @@ class SignedUrlQuery(BaseModel):
 
     expires_in: int = Field(URL_LIFETIME_SECONDS.default, ge=URL_LIFETIME_SECONDS.low, le=URL_LIFETIME_SECONDS.high)
     """Seconds the URL stays valid."""
+    rendition: Literal["content", "thumbnail"] = "content"
+    """Which URL to sign: the artifact's ``content`` or its ``thumbnail``."""
 
 
 class ContentQuery(BaseModel):

@@ -19,6 +19,7 @@ from ig.jobs import callback_outbox, limits, records
 from ig.jobs.provider_events import event_body, load_event, mark_processed, record_reply
 from ig.jobs.provider_requests import request_for
 from ig.jobs.submission import adopt_request, attempt_submit, backoff_seconds, start_polling
+from ig.library import thumbnails
 from ig.ports import Row
 from ig.providers.base import Outcome
 from ig.providers.registry import provider_for
@@ -46,6 +47,8 @@ async def handle_message(deps: Deps, queue: str, body: Any, attempts: int) -> De
     the job (callback trouble never is: it lives in the delivery log), and the message is
     retried with backoff until the queue dead-letters it."""
     logs.working_on(body.get("job_id") if isinstance(body, dict) else None)
+    if isinstance(body, dict) and body.get("type") == "thumbnail":
+        return await _thumbnail(deps, queue, body, attempts)
     if not isinstance(body, dict) or not isinstance(body.get("job_id"), str):
         deps.log.error("dropping a malformed queue message: %r", body)
         return Ack()
@@ -67,6 +70,20 @@ async def handle_message(deps: Deps, queue: str, body: Any, attempts: int) -> De
                 await records.note_error(deps.db, job_id, error, deps.now())
             except Exception:  # noqa: BLE001 - the database itself may be what failed
                 deps.log.exception("job %s: could not record the error", job_id)
+        return Retry(backoff_seconds(attempts, cap=600))
+
+
+async def _thumbnail(deps: Deps, queue: str, body: dict[str, Any], attempts: int) -> Decision:
+    """A thumbnail message (an upload's has no job): its failures are the artifact's, recorded on
+    it, never the job's. One that reaches the dead-letter queue is dropped: the sweeper asks again
+    when the thumbnail is due."""
+    if queue == DEAD_LETTER_QUEUE:
+        return Ack()
+    try:
+        await thumbnails.make(deps, str(body.get("artifact_id")))
+        return Ack()
+    except Exception:  # noqa: BLE001 - the database or blob store failed: retried with backoff
+        deps.log.exception("job %s: thumbnail of artifact %s failed", body.get("job_id"), body.get("artifact_id"))
         return Retry(backoff_seconds(attempts, cap=600))
 
 

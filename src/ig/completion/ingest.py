@@ -14,7 +14,7 @@ from ig.deps import Deps
 from ig.errors import ProviderErrorInfo
 from ig.job_states import ENDED_WITHOUT_RESULTS, sql_list
 from ig.jobs import callback_outbox, failover, records
-from ig.library import media_types
+from ig.library import media_types, thumbnails
 from ig.library.artifacts import artifact_record
 from ig.library.probe import MediaProbe
 from ig.library.streams import probe_result, probe_stored
@@ -106,6 +106,7 @@ async def _fail_over(deps: Deps, job: Row, info: ProviderErrorInfo) -> bool:
 async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
     key, nsfw = result.key, result.nsfw
     artifacts: list[tuple[str, list[Any], str]] = []
+    stored_types: list[tuple[str | None, str, str]] = []
     for ref in result.outputs:
         artifact_id = str(uuid.uuid5(ARTIFACT_NAMESPACE, f"{job['id']}/{key}/{ref.name}"))
         if await artifact_record(deps.db, artifact_id) is not None:
@@ -136,12 +137,15 @@ async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
         fields = [artifact_id, job["id"], key, ref.name, kind, found.content_type, stored.size, stored.sha256]
         fields += [blob_key, ref.url, info.width, info.height, info.duration_seconds]
         artifacts.append((artifact_id, [*fields, int(nsfw) if nsfw is not None else None], own_text))
+        stored_types.append((job["id"], artifact_id, found.content_type))
     # Stamped once every download is done, just before the commit, so artifacts committed one
     # after another (several consumers at once) have their creation times in the same order.
     now = deps.now()
+    thumbnail_due = thumbnails.first_due(deps)
     statements: list[Statement] = []
     for artifact_id, fields, own_text in artifacts:
         statements.append((INSERT_ARTIFACT, [*fields, now]))
+        statements.append(thumbnails.plan(artifact_id, thumbnail_due))
         statements.append((INHERIT_TAGS, [artifact_id]))
         statements.append((INDEX_ARTIFACT_TEXT, [artifact_id, own_text]))
         statements.append(callback_outbox.artifact_event(job["id"], artifact_id, now))
@@ -149,6 +153,7 @@ async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
     statements.append((records.COMPLETE_JOB, [job["id"], now]))
     statements.append(callback_outbox.job_event(job["id"], "succeeded", now))
     await deps.db.batch(statements)
+    await thumbnails.request(deps, stored_types)
 
 
 async def _open(deps: Deps, job: Row, ref: OutputRef) -> tuple[ByteSource, str | None]:

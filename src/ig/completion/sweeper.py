@@ -1,7 +1,8 @@
 """The sweeper, run by cron on the Worker and on a timer locally: it fails jobs past their
 deadline, asks the provider about jobs that have gone quiet (lost webhooks), resubmits jobs
 whose submission retry was lost, reconciles jobs whose submit outcome was unknown, re-queues
-callbacks whose message was lost, and forgets idempotency keys past their 24 hours. All of it
+callbacks whose message was lost, asks again for thumbnails that are due (retries, and the
+backfill of artifacts from before thumbnails), and forgets idempotency keys past their 24 hours. All of it
 goes through the same queue and code paths.
 
 Each kind of work is done as a set, up to ``SWEEP_BATCH`` rows of it per sweep: one guarded
@@ -20,12 +21,17 @@ from typing import Any
 from ig.deps import Deps, isoformat
 from ig.job_states import OPEN_SQL, JobStatus
 from ig.jobs import callback_outbox, idempotency, records
+from ig.library import thumbnails
 from ig.ports import MAX_SEND_BATCH
 
 SWEEP_BATCH = 1000
 """Rows of each kind (overdue jobs, quiet jobs, lost callbacks, expired keys) one sweep takes on:
 about what D1 advises one statement to change, and at most about 3,000 messages a sweep, under
 the 5,000 a second one queue takes. The rest wait for the next sweep."""
+
+THUMBNAIL_BATCH = 100
+"""Thumbnails one sweep asks for: each is a decode and an encode (an Images transformation on the
+Worker), so a backfill goes a hundred a sweep rather than flooding the consumer."""
 
 # Named: SQLite would rather walk every open job by status than the overdue ones by deadline.
 OVERDUE = f"""
@@ -57,6 +63,8 @@ class SweepReport:
     keys_expired: int = 0
     reconciled: int = 0
     """Queued jobs whose submit outcome was unknown, sent to be reconciled with their provider."""
+    thumbnails_requested: int = 0
+    """Thumbnails asked for again: retries, lost messages, artifacts from before thumbnails."""
 
 
 async def sweep(deps: Deps) -> SweepReport:
@@ -81,12 +89,15 @@ async def sweep(deps: Deps) -> SweepReport:
 
     stuck = await callback_outbox.claim_stuck(deps, SWEEP_BATCH)
     await _send_all(deps, stuck)
+    thumbnail_requests = await thumbnails.claim_due(deps, THUMBNAIL_BATCH)
+    await _send_all(deps, thumbnail_requests)
     return SweepReport(
         timed_out=timed_out,
         polled=polled,
         resubmitted=resubmitted,
         reconciled=reconciled,
         callbacks_requeued=len(stuck),
+        thumbnails_requested=len(thumbnail_requests),
         keys_expired=await idempotency.sweep_expired(deps.db, now, SWEEP_BATCH),
     )
 

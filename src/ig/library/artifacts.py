@@ -19,7 +19,8 @@ RAREST_JOB_TAG = """
 SELECT tag, jobs AS n FROM job_tag_counts WHERE tag IN (SELECT value FROM json_each(?1)) ORDER BY jobs LIMIT ?2
 """
 ARTIFACT_RECORD = (
-    "SELECT seq, id, role, kind, content_type, size, sha256, blob_key, deleted_at FROM artifacts WHERE id = ?1"
+    "SELECT seq, id, role, kind, content_type, size, sha256, blob_key, deleted_at,"
+    " thumbnail_state, thumbnail_key, thumbnail_size, thumbnail_sha256 FROM artifacts WHERE id = ?1"
 )
 """An artifact's own row (deleted ones too); ``ig.library.views`` renders it with its provenance."""
 TAGS_WITH_PREFIX = """
@@ -163,3 +164,5 @@ async def delete_artifact(db: Database, blobs: BlobStore, artifact_id: str, now:
     if row["deleted_at"] is None:
         await db.batch([(sql, [row["seq"], now] if "?2" in sql else [row["seq"]]) for sql in TOMBSTONE])
     await blobs.delete(row["blob_key"])
+    if row["thumbnail_key"] is not None:
+        await blobs.delete(row["thumbnail_key"])

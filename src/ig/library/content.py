@@ -1,5 +1,7 @@
 """Delivering artifact bytes: HTTP range requests, revalidation, file names, and signed
-content URLs that work without the API token until they expire."""
+content URLs that work without the API token until they expire. An artifact is delivered as
+itself (``content``) or as its thumbnail (``thumbnail``), by the same rules; a signature opens
+only the rendition it was made for, so a thumbnail URL handed to a page never opens the original."""
 
 from __future__ import annotations
 
@@ -8,9 +10,15 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from typing import Literal
 
+from ig.errors import NotFound
 from ig.library import media_types
+from ig.ports import Row
 from ig.settings import Settings
+
+Rendition = Literal["content", "thumbnail"]
+RENDITIONS: tuple[Rendition, ...] = ("content", "thumbnail")
 
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")  # ASCII digits: \d would take any script's
 _FAR = 10**18
@@ -60,6 +68,26 @@ def _bound(digits: str) -> int:
     return int(digits) if len(digits) < 18 else _FAR
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """The bytes a rendition of an artifact delivers: where they are, and what they are."""
+
+    blob_key: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def delivered(row: Row, rendition: Rendition) -> Delivered:
+    """The rendition of a live artifact (its ``artifact_record``); ``NotFound`` for a thumbnail
+    not made (yet, or ever)."""
+    if rendition == "content":
+        return Delivered(row["blob_key"], row["content_type"], row["size"], row["sha256"])
+    if row["thumbnail_state"] != "made":
+        raise NotFound(f"artifact {row['id']} has no thumbnail (yet)")
+    return Delivered(row["thumbnail_key"], "image/webp", row["thumbnail_size"], row["thumbnail_sha256"])
+
+
 def filename_for(artifact_id: str, content_type: str) -> str:
     found = media_types.by_content_type(content_type) or media_types.OCTET_STREAM
     return f"{artifact_id}.{found.extension}"
@@ -84,21 +112,27 @@ def _key(settings: Settings) -> bytes:
     return hashlib.sha256(b"ig content urls\x00" + secret.encode()).digest()
 
 
-def sign(settings: Settings, artifact_id: str, expires: int) -> str:
-    mac = hmac.new(_key(settings), f"{artifact_id}:{expires}".encode(), hashlib.sha256).digest()
+def sign(settings: Settings, artifact_id: str, expires: int, rendition: Rendition = "content") -> str:
+    # The content form predates thumbnails and is kept, so content URLs already handed out still work.
+    scope = artifact_id if rendition == "content" else f"{artifact_id}/{rendition}"
+    mac = hmac.new(_key(settings), f"{scope}:{expires}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def signature_valid(settings: Settings, artifact_id: str, expires: str | None, sig: str | None, now: int) -> bool:
+def signature_valid(
+    settings: Settings, artifact_id: str, expires: str | None, sig: str | None, now: int, rendition: Rendition
+) -> bool:
     # ASCII digits only (str.isdigit() also takes "²", which int() refuses), and no more than
     # ig ever writes: an expiry 10**18 seconds out was never issued.
     if not expires or not sig or not (expires.isascii() and expires.isdigit()) or len(expires) > 18:
         return False
     if int(expires) < now:
         return False
-    return hmac.compare_digest(sign(settings, artifact_id, int(expires)).encode(), sig.encode())
+    return hmac.compare_digest(sign(settings, artifact_id, int(expires), rendition).encode(), sig.encode())
 
 
-def signed_url(settings: Settings, base_url: str, artifact_id: str, expires: int) -> str:
-    sig = sign(settings, artifact_id, expires)
-    return f"{base_url}/v1/artifacts/{artifact_id}/content?expires={expires}&sig={sig}"
+def signed_url(
+    settings: Settings, base_url: str, artifact_id: str, expires: int, rendition: Rendition = "content"
+) -> str:
+    sig = sign(settings, artifact_id, expires, rendition)
+    return f"{base_url}/v1/artifacts/{artifact_id}/{rendition}?expires={expires}&sig={sig}"

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from ig.byte_sources import ByteSource
 from ig.deps import Deps
 from ig.errors import FieldError, UnsupportedMediaType, ValidationFailed
-from ig.library import media_types
+from ig.library import media_types, thumbnails
 from ig.library.probe import MediaProbe
 from ig.library.streams import limited, probe_result, probe_stored
 from ig.library.tags import write_tags
@@ -79,14 +79,17 @@ async def store_upload(
                         ],
                     ),
                     (TAG_UPLOAD, [artifact_id, json.dumps(tags)]),
+                    thumbnails.plan(artifact_id, thumbnails.first_due(deps)),
                 ]
             )
-            return artifact_id, True
         except Exception:
             existing = await deps.db.first(EXISTING_UPLOAD, [digest.sha256])  # lost a race to the same bytes
             if existing is None:
                 await deps.blobs.delete(blob_key)
                 raise
+        else:
+            await thumbnails.request(deps, [(None, artifact_id, declared.content_type)])
+            return artifact_id, True
     await deps.blobs.delete(blob_key)
     if tags:
         await write_tags(deps.db, [(TAG_UPLOAD, [existing["id"], json.dumps(tags)])], "tag")

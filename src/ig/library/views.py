@@ -12,7 +12,7 @@ from ig.ports import Database, Row
 ARTIFACT_COLUMNS = """
 SELECT a.seq, a.id, a.role, a.job_id, a.kind, a.content_type, a.size, a.sha256, a.created_at, a.deleted_at,
        a.width, a.height, a.duration_seconds, a.nsfw, a.arrived_after,
-       a.output_name, a.source_url, a.filename, a.provider, a.task, a.model,
+       a.output_name, a.source_url, a.filename, a.provider, a.task, a.model, a.thumbnail_state,
        r.seed, r.cost, r.cost_currency, r.cost_source, r.raw AS result_raw, r.received_at AS result_received_at,
        r.stored_at AS result_stored_at,
        j.params, j.provider_task_id, j.model_alias, j.preset, j.preset_version, j.created_at AS job_created_at,
@@ -90,6 +90,7 @@ def render_artifact(row: Row, base_url: str) -> dict[str, Any]:
         "height": row["height"],
         "duration_seconds": row["duration_seconds"],
         "content_url": f"{base_url}/v1/artifacts/{row['id']}/content",
+        "thumbnail_url": f"{base_url}/v1/artifacts/{row['id']}/thumbnail" if row["thumbnail_state"] == "made" else None,
         "tags": sorted(_json(row["tags"], [])),
         "created_at": row["created_at"],
         "seed": int(row["seed"]) if row["seed"] is not None else None,

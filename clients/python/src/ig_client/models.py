@@ -112,6 +112,8 @@ class Artifact(IgModel):
     height: int | None
     duration_seconds: float | None
     content_url: str
+    thumbnail_url: str | None
+    """The WebP thumbnail (at most 512 px a side) of a PNG, JPEG, WebP or GIF image; None until it is made."""
     tags: list[str]
     created_at: datetime
     seed: int | None

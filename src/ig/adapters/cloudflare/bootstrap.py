@@ -1,5 +1,5 @@
 """The Worker's composition root: bindings and vars from ``env`` into a ``Deps``. The only place
-that knows the binding names (DB, ARTIFACTS, JOBS)."""
+that knows the binding names (DB, ARTIFACTS, JOBS, and IMAGES when configured)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from ig.adapters.cloudflare.d1 import D1Database
 from ig.adapters.cloudflare.ed25519 import WebCryptoEd25519
 from ig.adapters.cloudflare.fetch import FetchClient
+from ig.adapters.cloudflare.images import ImagesThumbnailer
 from ig.adapters.cloudflare.queues import QueueProducer
 from ig.adapters.cloudflare.r2 import R2BlobStore
 from ig.deps import Deps
@@ -33,4 +34,6 @@ def deps_from_env(env: Any) -> Deps:
         http=FetchClient(),
         settings=settings_from_env(env),
         ed25519=WebCryptoEd25519(),
+        # Optional: without an [images] binding image artifacts simply get no thumbnails.
+        thumbnailer=ImagesThumbnailer(images) if (images := getattr(env, "IMAGES", None)) is not None else None,
     )

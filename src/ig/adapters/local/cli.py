@@ -13,8 +13,9 @@ from pathlib import Path
 from ig import logs
 from ig.settings import Settings
 
-LOCAL_EXTRA = ("uvicorn", "httptools", "aiohttp", "certifi", "cryptography")
-"""The packages of the ``local`` extra: the Worker needs neither, so a plain ``pip install ig`` lacks them."""
+LOCAL_EXTRA = ("uvicorn", "httptools", "aiohttp", "certifi", "cryptography", "PIL")
+"""The import names of the ``local`` extra's packages (Pillow's is ``PIL``): the Worker needs none of them,
+so a plain ``pip install ig`` lacks them."""
 
 DEFAULT_PROG = "ig-server"
 

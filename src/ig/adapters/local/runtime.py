@@ -17,6 +17,7 @@ from ig.adapters.local.files import FileBlobStore
 from ig.adapters.local.http_client import AiohttpClient
 from ig.adapters.local.queue import SqliteQueue
 from ig.adapters.local.sqlite_db import SqliteDatabase
+from ig.adapters.local.thumbnails import PillowThumbnailer
 from ig.completion.consumer import handle_message
 from ig.completion.sweeper import sweep
 from ig.deps import Deps
@@ -51,6 +52,7 @@ class LocalRuntime:
             http=AiohttpClient(),
             settings=self.settings,
             ed25519=CryptographyEd25519(),
+            thumbnailer=PillowThumbnailer(),
         )
         self.app = AsgiApp(self.deps)
 
@@ -61,7 +63,13 @@ class LocalRuntime:
         while not self._stop.is_set():
             try:
                 report = await sweep(self.deps)
-                if report.timed_out or report.polled or report.resubmitted or report.reconciled:
+                if (
+                    report.timed_out
+                    or report.polled
+                    or report.resubmitted
+                    or report.reconciled
+                    or report.thumbnails_requested
+                ):
                     log.info("sweeper: %s", report)
             except Exception:
                 log.exception("sweeper run failed")
