@@ -183,6 +183,10 @@ def query(filters: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MAX_PAGE = 500
+"""The largest page ig serves (its listings' ``limit`` bound)."""
+
+
 def first(items: Iterable[R], limit: int) -> list[R]:
     return list(islice(items, limit))
 
@@ -358,7 +362,7 @@ JOB_COLUMNS = (
 def jobs_list(session: Session, limit: int, **filters: Any) -> None:
     """Jobs, newest first."""
     with session.client() as client:
-        found = first(client.jobs.list(limit=min(limit, 500), **query(filters)), limit)
+        found = first(client.jobs.list(limit=min(limit, MAX_PAGE), **query(filters)), limit)
     session.listing(found, JOB_COLUMNS)
 
 
@@ -467,7 +471,7 @@ ARTIFACT_COLUMNS = (
 def artifacts_list(session: Session, limit: int, **filters: Any) -> None:
     """Artifacts, newest first."""
     with session.client() as client:
-        found = first(client.artifacts.list(limit=min(limit, 500), **query(filters)), limit)
+        found = first(client.artifacts.list(limit=min(limit, MAX_PAGE), **query(filters)), limit)
     session.listing(found, ARTIFACT_COLUMNS)
 
 
