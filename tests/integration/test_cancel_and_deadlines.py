@@ -91,11 +91,14 @@ async def test_each_task_type_has_its_own_default_deadline_and_a_job_may_set_one
 
 async def test_a_job_past_its_deadline_fails_and_results_that_come_later_are_kept(start_ig, fake_runware):
     release = held_webhooks(fake_runware)
-    ig = await start_ig(fake_runware)
+    # The background sweeper starts after this test's own sweep: its first run, late on a loaded
+    # machine, could otherwise be the one that finds the job past its deadline.
+    ig = await start_ig(fake_runware, background=False)
     submitted = (await ig.submit({**IMAGE_JOB, "timeout_seconds": 1})).json()
     job_id = submitted["id"]
     await past(submitted["deadline_at"])
     assert (await sweep(ig.runtime.deps)).timed_out == 1
+    ig.runtime.start_background()
     job = (await ig.client.get(f"/v1/jobs/{job_id}")).json()
     assert job["status"] == "failed" and job["error"] == {"code": "timeout", "message": "no result within 1 seconds"}
     release.set()

@@ -138,7 +138,8 @@ async def test_a_failure_after_acceptance_moves_on_only_when_the_job_asks(
 
 async def test_a_provider_that_accepts_and_hangs_is_never_left_for_another(start_ig, fake_fal, fake_replicate):
     fake_fal.hold_new = True
-    ig = await start_ig(None, job_timeout_seconds=0, **all_three(None, fake_fal, fake_replicate))
+    # No background sweeper: the job is past its deadline at once, and this test's sweep must be the one to see it.
+    ig = await start_ig(None, job_timeout_seconds=0, background=False, **all_three(None, fake_fal, fake_replicate))
     job_id = (await ig.submit({**BODY, "provider": ["fal", "replicate"]})).json()["id"]
     assert (await sweep(ig.runtime.deps)).timed_out == 1
     job = (await ig.client.get(f"/v1/jobs/{job_id}")).json()

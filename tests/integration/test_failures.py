@@ -172,7 +172,8 @@ async def test_the_sweeper_recovers_jobs_whose_webhooks_were_lost(start_ig, fake
 
 async def test_jobs_past_their_deadline_fail_with_a_timeout(start_ig, fake_runware):
     fake_runware.drop_webhooks = True
-    ig = await start_ig(fake_runware, job_timeout_seconds=0)
+    # No background sweeper: the job is past its deadline at once, and this test's sweep must be the one to see it.
+    ig = await start_ig(fake_runware, job_timeout_seconds=0, background=False)
     submitted = (await ig.submit(IMAGE_JOB)).json()
     job_id = submitted["id"]
     await past(submitted["deadline_at"])
