@@ -131,6 +131,8 @@ class Ed25519Verifier(Protocol):
 
 THUMBNAIL_SIDE = 512
 """A thumbnail's longest side at most, in pixels; smaller images keep their own size."""
+THUMBNAIL_TYPE = "image/webp"
+"""What every thumbnail is, whichever runtime made it."""
 THUMBNAIL_MAX_SOURCE_PIXELS = 50_000_000
 """The largest image a thumbnailer decodes (about 150 MB as RGB): a decompression bomb (a small
 file that declares a vast canvas) is refused from its header, before any pixel is decoded."""
@@ -138,12 +140,12 @@ file that declares a vast canvas) is refused from its header, before any pixel i
 
 @dataclass(frozen=True)
 class Thumbnail:
-    """A made thumbnail: WebP, small enough to hold in memory (and so of known length for R2)."""
+    """A made thumbnail (a ``THUMBNAIL_TYPE``), small enough to hold in memory (and so of known
+    length for R2)."""
 
     data: bytes
     width: int
     height: int
-    content_type: str = "image/webp"
 
 
 class ThumbnailRefused(Exception):

@@ -62,7 +62,6 @@ async def test_a_thumbnail_is_webp_with_its_longest_side_at_most_512_and_its_asp
     width, height, fmt = source
     made = await _thumbnail(tmp_path, _encoded(width, height, fmt))
     assert made.data[:4] == b"RIFF" and made.data[8:12] == b"WEBP"
-    assert made.content_type == "image/webp"
     assert (made.width, made.height) == expected == _decoded_size(made)
 
 

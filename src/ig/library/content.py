@@ -14,7 +14,7 @@ from typing import Literal
 
 from ig.errors import NotFound
 from ig.library import media_types
-from ig.ports import Row
+from ig.ports import THUMBNAIL_TYPE, Row
 from ig.settings import Settings
 
 Rendition = Literal["content", "thumbnail"]
@@ -85,7 +85,7 @@ def delivered(row: Row, rendition: Rendition) -> Delivered:
         return Delivered(row["blob_key"], row["content_type"], row["size"], row["sha256"])
     if row["thumbnail_state"] != "made":
         raise NotFound(f"artifact {row['id']} has no thumbnail (yet)")
-    return Delivered(row["thumbnail_key"], "image/webp", row["thumbnail_size"], row["thumbnail_sha256"])
+    return Delivered(row["thumbnail_key"], THUMBNAIL_TYPE, row["thumbnail_size"], row["thumbnail_sha256"])
 
 
 def filename_for(artifact_id: str, content_type: str) -> str:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from ig.byte_sources import of_bytes
 from ig.deps import Deps, isoformat
 from ig.errors import clipped
-from ig.ports import ThumbnailRefused
+from ig.ports import THUMBNAIL_TYPE, ThumbnailRefused
 
 THUMBNAIL_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 """What gets a thumbnail: the raster images both thumbnailers read. Not SVG: an untrusted SVG is
@@ -145,7 +145,7 @@ async def make(deps: Deps, artifact_id: str) -> None:
         return
     key = thumbnail_key(artifact_id)
     stored = await deps.blobs.put(
-        key, of_bytes(made.data), content_type=made.content_type, metadata={"artifact_id": artifact_id}
+        key, of_bytes(made.data), content_type=THUMBNAIL_TYPE, metadata={"artifact_id": artifact_id}
     )
     fields = [artifact_id, key, stored.size, stored.sha256, made.width, made.height]
     if not await deps.db.run(MADE, fields) and await deps.db.first(DELETED, [artifact_id]) is not None:

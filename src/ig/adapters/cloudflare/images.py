@@ -11,7 +11,7 @@ from pyodide.ffi import JsException, JsProxy
 
 from ig.adapters.cloudflare.convert import py_bytes, to_js_object
 from ig.library.probe import MediaProbe
-from ig.ports import THUMBNAIL_SIDE, StoredBlob, Thumbnail, ThumbnailRefused
+from ig.ports import THUMBNAIL_SIDE, THUMBNAIL_TYPE, StoredBlob, Thumbnail, ThumbnailRefused
 
 WEBP_QUALITY = 80
 REFUSED_CODES = ("9412", "9520")
@@ -27,14 +27,14 @@ class ImagesThumbnailer:
         fit = to_js_object({"width": THUMBNAIL_SIDE, "height": THUMBNAIL_SIDE, "fit": "scale-down"})
         try:
             transformer = self._images.input(source.body.body).transform(fit)
-            result = await transformer.output(to_js_object({"format": "image/webp", "quality": WEBP_QUALITY}))
+            result = await transformer.output(to_js_object({"format": THUMBNAIL_TYPE, "quality": WEBP_QUALITY}))
             response = result.response()
             data = py_bytes(await response.arrayBuffer()) if isinstance(response, JsProxy) else await response.bytes()
         except JsException as exc:
             if any(code in str(exc) for code in REFUSED_CODES):
                 raise ThumbnailRefused(f"the Images binding refused it: {exc}") from exc
             raise
-        probe = MediaProbe("image/webp")
+        probe = MediaProbe(THUMBNAIL_TYPE)
         probe.feed(data)
         found = probe.result()
         if not data.startswith(b"RIFF") or found.width is None or found.height is None:
