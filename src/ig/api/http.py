@@ -163,15 +163,17 @@ def require_bearer(deps: Deps, request: ApiRequest) -> None:
         raise Unauthorized("send Authorization: Bearer <IG_API_TOKEN>")
 
 
-async def dispatch(router: Router, deps: Deps, request: ApiRequest) -> ApiResponse:
-    """Route, authorise, run the handler; every error leaves here as problem JSON."""
+async def dispatch(router: Router, deps: Deps, request: ApiRequest, *, authenticated: bool = False) -> ApiResponse:
+    """Route, authorise, run the handler; every error leaves here as problem JSON. ``authenticated``:
+    the caller has already authorised the request another way (the gallery's session)."""
     try:
         try:
             route, params = router.match(request.method, request.path)
         except (NotFound, MethodNotAllowed):
-            check_bearer(deps, request)  # no route-probing without the token
+            if not authenticated:
+                check_bearer(deps, request)  # no route-probing without the token
             raise
-        if not (route.signed and request.arg("sig") is not None):
+        if not (authenticated or (route.signed and request.arg("sig") is not None)):
             check_bearer(deps, request)
         response = await route.handler(deps, request, **params)
     except IgError as error:

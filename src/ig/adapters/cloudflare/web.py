@@ -12,9 +12,9 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from workers import Response
 
+from ig import web
 from ig.adapters.cloudflare.convert import is_null, read_stream
-from ig.api.http import ApiRequest, ApiResponse, dispatch, problem_response
-from ig.api.routes import ROUTER, body_limit
+from ig.api.http import ApiRequest, ApiResponse, problem_response
 from ig.deps import Deps
 from ig.errors import PayloadTooLarge
 from ig.ports import StoredBlob
@@ -87,11 +87,11 @@ async def handle(deps: Deps, request: Any) -> Response:
 async def _answer(deps: Deps, request: Any, request_body: _RequestBody, method: str, url: SplitResult) -> ApiResponse:
     path = url.path
     body, stream = b"", None
-    if ROUTER.streams_body(method, path):
+    if web.streams_body(method, path):
         stream = request_body.chunks()
     else:
         try:
-            body = await _read_body(request_body, request.headers.get("content-length"), body_limit(path, deps))
+            body = await _read_body(request_body, request.headers.get("content-length"), web.body_limit(path, deps))
         except PayloadTooLarge as error:
             return problem_response(error, path)
     api_request = ApiRequest(
@@ -103,4 +103,4 @@ async def _answer(deps: Deps, request: Any, request_body: _RequestBody, method: 
         base_url=deps.settings.public_url or f"{url.scheme}://{url.netloc}",
         stream=stream,
     )
-    return await dispatch(ROUTER, deps, api_request)
+    return await web.handle(deps, api_request)

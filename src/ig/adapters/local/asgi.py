@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from ig.api.http import ApiRequest, ApiResponse, dispatch, problem_response
-from ig.api.routes import ROUTER, body_limit
+from ig import web
+from ig.api.http import ApiRequest, ApiResponse, problem_response
 from ig.deps import Deps
 from ig.errors import PayloadTooLarge
 from ig.ports import StoredBlob
@@ -31,9 +31,9 @@ class AsgiApp:
         path = scope["path"]
         host = headers.get("host") or f"{scope['server'][0]}:{scope['server'][1]}"
         method = scope["method"].upper()
-        streaming = ROUTER.streams_body(method, path)
+        streaming = web.streams_body(method, path)
         try:
-            body = b"" if streaming else await _read_body(receive, body_limit(path, self.deps), headers)
+            body = b"" if streaming else await _read_body(receive, web.body_limit(path, self.deps), headers)
         except PayloadTooLarge as error:
             await _send(send, problem_response(error, path), self.deps)
             return
@@ -46,7 +46,7 @@ class AsgiApp:
             base_url=self.deps.settings.public_url or f"{scope.get('scheme', 'http')}://{host}",
             stream=_stream_body(receive) if streaming else None,
         )
-        await _send(send, await dispatch(ROUTER, self.deps, request), self.deps)
+        await _send(send, await web.handle(self.deps, request), self.deps)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

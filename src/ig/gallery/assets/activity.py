@@ -1,0 +1,4 @@
+"""Style and script of the jobs, create and usage pages (``ig.gallery.activity_pages``)."""
+
+CSS = ""
+JS = ""
