@@ -170,7 +170,7 @@ CREATE TABLE artifacts (
     duration_seconds REAL,                -- from the audio/video headers, when they say
     nsfw INTEGER,                         -- the result's NSFWContent; NULL when not checked
     arrived_after TEXT,                   -- 'cancelled' or 'failed': the job had ended when it came
-    -- Its WebP thumbnail (raster images only: PNG, JPEG, WebP, GIF), made by ig.library.thumbnails
+    -- Its WebP thumbnail (raster images: PNG, JPEG, WebP, GIF; videos: their poster), made by ig.library.thumbnails
     thumbnail_state TEXT CHECK (thumbnail_state IN ('pending', 'made', 'failed')),  -- NULL: none to make
     thumbnail_key TEXT,                   -- the blob, beside the original's
     thumbnail_size INTEGER,
@@ -180,6 +180,7 @@ CREATE TABLE artifacts (
     thumbnail_attempts INTEGER NOT NULL DEFAULT 0,
     thumbnail_error TEXT,                 -- the last try's, while pending or failed for good
     thumbnail_due_at TEXT DEFAULT '',     -- the sweeper's next try; NULL: nothing to try; '': not yet planned
+    poster_url TEXT,                      -- a video's poster image as its provider served it, if it made one
     UNIQUE (job_id, result_key, output_name)
 );
 CREATE INDEX artifacts_by_job ON artifacts (job_id, seq);
@@ -191,7 +192,7 @@ CREATE INDEX artifacts_by_nsfw ON artifacts (nsfw, seq);
 CREATE UNIQUE INDEX uploads_by_sha256 ON artifacts (sha256) WHERE role = 'input' AND deleted_at IS NULL;
 CREATE INDEX artifacts_thumbnail_due ON artifacts (thumbnail_due_at)
 WHERE thumbnail_due_at IS NOT NULL AND deleted_at IS NULL
-  AND content_type IN ('image/png', 'image/jpeg', 'image/webp', 'image/gif');
+  AND content_type IN ('image/png', 'image/jpeg', 'image/webp', 'image/gif', 'video/mp4', 'video/webm', 'video/quicktime');
 CREATE TABLE artifact_seconds (
     second TEXT PRIMARY KEY,
     first_seq INTEGER NOT NULL,

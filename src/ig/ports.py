@@ -137,6 +137,11 @@ THUMBNAIL_MAX_SOURCE_PIXELS = 50_000_000
 """The largest image a thumbnailer decodes (about 150 MB as RGB): a decompression bomb (a small
 file that declares a vast canvas) is refused from its header, before any pixel is decoded."""
 
+POSTER_SOURCE_TYPES = ("video/mp4", "video/webm", "video/quicktime")
+"""The videos whose thumbnail (their poster) is a frame of their own, when the runtime can decode one."""
+POSTER_SECONDS = 1
+"""Where a poster frame is taken: past the first frames, which are often black or a fade-in."""
+
 
 @dataclass(frozen=True)
 class Thumbnail:
@@ -149,15 +154,26 @@ class Thumbnail:
 
 
 class ThumbnailRefused(Exception):
-    """The source is not an image the thumbnailer can or will read (truncated, corrupt, too many
-    pixels): trying again cannot help."""
+    """The source is not an image (or video) the thumbnailer can or will read (truncated, corrupt,
+    too many pixels): trying again cannot help."""
 
 
 class Thumbnailer(Protocol):
-    """Pillow locally, the Images binding on the Worker."""
+    """Pillow locally (PyAV for video posters), the Images binding on the Worker (the Media
+    binding for video posters)."""
+
+    makes_posters: bool
+    """Whether ``poster`` can take a frame from a video here. Fixed for the thumbnailer's life: a
+    runtime without a way to decode video leaves videos without a poster frame, never tries."""
 
     async def thumbnail(self, source: StoredBlob) -> Thumbnail:
         """A WebP of ``source`` (a blob from this runtime's ``BlobStore.get``) whose longest side is
         at most ``THUMBNAIL_SIDE``, aspect kept, never upscaled. Raises ``ThumbnailRefused`` for a
         source it cannot or will not read; any other exception is trouble worth trying again."""
+        ...
+
+    async def poster(self, source: StoredBlob, content_type: str) -> Thumbnail:
+        """The same WebP made from a frame of the video ``source`` (of ``content_type``, one of
+        ``POSTER_SOURCE_TYPES``): the frame at ``POSTER_SECONDS``, or the first of a shorter video.
+        Only called when ``makes_posters``; raises as ``thumbnail`` does."""
         ...

@@ -141,12 +141,19 @@ class FailingThumbnailer:
 
     def __init__(self, inner: Any, failures: int, error: Exception) -> None:
         self.inner, self.failures, self.error, self.calls = inner, failures, error, 0
+        self.makes_posters = inner.makes_posters
 
     async def thumbnail(self, source: StoredBlob) -> Thumbnail:
         self.calls += 1
         if self.calls <= self.failures:
             raise self.error
         return await self.inner.thumbnail(source)
+
+    async def poster(self, source: StoredBlob, content_type: str) -> Thumbnail:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        return await self.inner.poster(source, content_type)
 
 
 def later(ig: Any, *, hours: float) -> Any:

@@ -32,8 +32,9 @@ ON CONFLICT (job_id, result_key) DO NOTHING
 SELECT_RESULT = "SELECT stored_at FROM results WHERE job_id = ?1 AND result_key = ?2"
 INSERT_ARTIFACT = f"""
 INSERT INTO artifacts (id, role, job_id, result_key, output_name, provider, task, model, kind, content_type, size,
-                       sha256, blob_key, source_url, width, height, duration_seconds, nsfw, created_at, arrived_after)
-SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                       sha256, blob_key, source_url, width, height, duration_seconds, nsfw, poster_url, created_at,
+                       arrived_after)
+SELECT ?1, 'output', ?2, ?3, ?4, j.provider, j.task, j.model, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
        CASE WHEN j.status IN {sql_list(ENDED_WITHOUT_RESULTS)} THEN j.status END
 FROM jobs j WHERE j.id = ?2
 ON CONFLICT DO NOTHING
@@ -136,7 +137,9 @@ async def store_outputs(deps: Deps, job: Row, result: ProviderResult) -> None:
         own_text = ref.text if ref.text is not None and len(ref.text) <= SEARCHABLE_TEXT_LIMIT else ""
         fields = [artifact_id, job["id"], key, ref.name, kind, found.content_type, stored.size, stored.sha256]
         fields += [blob_key, ref.url, info.width, info.height, info.duration_seconds]
-        artifacts.append((artifact_id, [*fields, int(nsfw) if nsfw is not None else None], own_text))
+        # A provider's poster is kept for videos only: the thumbnail of anything else is made from itself.
+        poster_url = ref.poster_url if kind == "video" else None
+        artifacts.append((artifact_id, [*fields, int(nsfw) if nsfw is not None else None, poster_url], own_text))
         stored_types.append((job["id"], artifact_id, found.content_type))
     # Stamped once every download is done, just before the commit, so artifacts committed one
     # after another (several consumers at once) have their creation times in the same order.

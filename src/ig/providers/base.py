@@ -106,6 +106,9 @@ class OutputRef:
     inline: str | None = None
     text: str | None = None
     media_hint: str | None = None
+    poster_url: str | None = None
+    """A still the provider made for this (video) output, downloaded like an output (``open_output``)
+    to become its thumbnail. Only providers that document one set it."""
 
 
 @dataclass(frozen=True)

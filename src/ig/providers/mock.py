@@ -1,6 +1,7 @@
 """The built-in ``mock`` provider: speaks Runware's protocol without a network, so ig can be
 tried and consumers can test against it without a Runware key. Outputs are real and
-deterministic: a PNG that depends on the seed and has the requested size, a WAV tone, text."""
+deterministic: a PNG that depends on the seed and has the requested size, a QuickTime movie
+(``videoInference``, with a poster image when the task sets ``mockPoster``), a WAV tone, text."""
 
 from __future__ import annotations
 
@@ -11,16 +12,31 @@ import sys
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from ig.byte_sources import ByteSource
-from ig.providers.base import Cancelled, Capabilities, Exchange, Reconciled, Reply, WebhookCheck
+from ig.providers.base import (
+    Cancelled,
+    Capabilities,
+    Exchange,
+    ProviderAnswer,
+    ProviderResult,
+    Reconciled,
+    Reply,
+    WebhookCheck,
+)
+from ig.providers.mock_video import frame_colour, movie, solid_png
 from ig.providers.runware import protocol as runware
 
 MOCK_SCHEME = "mock://"
 _TEXT_TASKS = frozenset({"caption", "promptEnhance", "textInference"})
 _AUDIO_TASKS = frozenset({"audioInference"})
+_VIDEO_TASKS = frozenset({"videoInference"})
+POSTER_FIELD = "mockPoster"
+"""The task parameter that asks for a poster with each video, and the result field that carries
+its URL (not Runware's: Runware documents no poster, so only the mock's own parse reads it)."""
 _MAX_SIDE = 4096
 _ROWS_PER_CHUNK = 64
 
@@ -94,11 +110,25 @@ class MockProvider(runware.SpeaksRunware):
         elif task["taskType"] in _AUDIO_TASKS:
             item["audioUUID"] = media_uuid
             item["audioURL"] = f"{MOCK_SCHEME}audio/{seed}.wav"
+        elif task["taskType"] in _VIDEO_TASKS:
+            width, height = _side(task.get("width"), 640), _side(task.get("height"), 360)
+            duration = task.get("duration")
+            seconds = duration if isinstance(duration, int | float) and 0 < duration <= 120 else 2
+            item["videoUUID"] = media_uuid
+            item["videoURL"] = f"{MOCK_SCHEME}video/{seed}/{width}x{height}/{seconds}.mov"
+            if task.get(POSTER_FIELD) is True:
+                # The seed's banded image: unlike any frame of the movie, which is one colour.
+                item[POSTER_FIELD] = f"{MOCK_SCHEME}image/{seed}/{width}x{height}.png"
         else:
             width, height = _side(task.get("width"), 512), _side(task.get("height"), 512)
             item["imageUUID"] = media_uuid
             item["imageURL"] = f"{MOCK_SCHEME}image/{seed}/{width}x{height}.png"
         return item
+
+    def parse(self, body: Any, job_id: str) -> ProviderAnswer:
+        answer = super().parse(body, job_id)
+        answer.results = [_with_poster(result) for result in answer.results]
+        return answer
 
     async def open_output(self, url: str) -> ByteSource:
         path = url.removeprefix(MOCK_SCHEME)
@@ -107,9 +137,21 @@ class MockProvider(runware.SpeaksRunware):
             seed_text, _, size = rest.partition("/")
             width, _, height = size.removesuffix(".png").partition("x")
             return ByteSource(png_chunks(int(seed_text), int(width), int(height)))
+        if kind == "video":
+            seed_text, size, seconds = rest.removesuffix(".mov").split("/")
+            width, _, height = size.partition("x")
+            return ByteSource(mov_chunks(int(seed_text), int(width), int(height), float(seconds)))
         if kind == "audio":
             return ByteSource(wav_chunks(int(rest.removesuffix(".wav"))))
         raise ValueError(f"unknown mock output {url!r}")
+
+
+def _with_poster(result: ProviderResult) -> ProviderResult:
+    poster = result.raw.get(POSTER_FIELD)
+    if not isinstance(poster, str):
+        return result
+    outputs = [replace(ref, poster_url=poster) if ref.kind_hint == "video" else ref for ref in result.outputs]
+    return replace(result, outputs=outputs)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -150,6 +192,12 @@ async def png_chunks(seed: int, width: int, height: int) -> AsyncIterator[bytes]
         if data:
             yield _png_chunk(b"IDAT", data)
     yield _png_chunk(b"IDAT", compressor.flush()) + _png_chunk(b"IEND", b"")
+
+
+async def mov_chunks(seed: int, width: int, height: int, seconds: float) -> AsyncIterator[bytes]:
+    """The seed's movie (``ig.providers.mock_video``): one colour, a frame a second."""
+    frame = await _off_the_loop(solid_png, frame_colour(seed), width, height)
+    yield movie(frame, width, height, seconds)
 
 
 async def wav_chunks(seed: int, seconds: int = 1, rate: int = 8000) -> AsyncIterator[bytes]:

@@ -19,6 +19,8 @@ REFUSED_CODES = ("9412", "9520")
 
 
 class ImagesThumbnailer:
+    makes_posters = False
+
     def __init__(self, binding: Any) -> None:
         self._images = binding
 
