@@ -1,5 +1,6 @@
 """The layout is the architecture: packages by responsibility, dependencies pointing one way
-(``api`` → ``completion`` → ``jobs`` → ``library`` → ``providers`` → the base modules), no import
+(``web`` → ``gallery`` → ``api`` → ``completion`` → ``jobs`` → ``library`` → ``providers`` → the
+base modules; the runtimes' ``adapters`` on top), no import
 cycle anywhere inside ``ig``, and every module importable on its own."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-LAYERS = ("providers", "library", "jobs", "completion", "api", "adapters")
+LAYERS = ("providers", "library", "jobs", "completion", "api", "gallery", "web", "adapters")
 """Lowest first; the modules directly in ``ig`` (ports, deps, settings, errors, ...) sit below all."""
 
 
@@ -46,7 +47,7 @@ def _imports(name: str) -> set[str]:
 
 def _layer(name: str) -> int:
     parts = name.split(".")
-    return LAYERS.index(parts[1]) + 1 if len(parts) > 2 and parts[1] in LAYERS else 0
+    return LAYERS.index(parts[1]) + 1 if len(parts) >= 2 and parts[1] in LAYERS else 0
 
 
 def test_dependencies_point_one_way():
