@@ -143,6 +143,12 @@ POSTER_SECONDS = 1
 """Where a poster frame is taken: past the first frames, which are often black or a fade-in."""
 
 
+def poster_time(duration_seconds: float | None) -> float:
+    """The second a video's poster frame is taken at: ``POSTER_SECONDS``, or the start of a video
+    known to be shorter."""
+    return 0 if duration_seconds is not None and duration_seconds <= POSTER_SECONDS else POSTER_SECONDS
+
+
 @dataclass(frozen=True)
 class Thumbnail:
     """A made thumbnail (a ``THUMBNAIL_TYPE``), small enough to hold in memory (and so of known
@@ -172,8 +178,9 @@ class Thumbnailer(Protocol):
         source it cannot or will not read; any other exception is trouble worth trying again."""
         ...
 
-    async def poster(self, source: StoredBlob, content_type: str) -> Thumbnail:
+    async def poster(self, source: StoredBlob, content_type: str, duration_seconds: float | None) -> Thumbnail:
         """The same WebP made from a frame of the video ``source`` (of ``content_type``, one of
-        ``POSTER_SOURCE_TYPES``): the frame at ``POSTER_SECONDS``, or the first of a shorter video.
-        Only called when ``makes_posters``; raises as ``thumbnail`` does."""
+        ``POSTER_SOURCE_TYPES``, lasting ``duration_seconds`` when its headers said): the frame at
+        ``poster_time``, the first of a shorter video. Only called when ``makes_posters``; raises
+        as ``thumbnail`` does."""
         ...

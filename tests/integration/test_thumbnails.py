@@ -149,11 +149,11 @@ class FailingThumbnailer:
             raise self.error
         return await self.inner.thumbnail(source)
 
-    async def poster(self, source: StoredBlob, content_type: str) -> Thumbnail:
+    async def poster(self, source: StoredBlob, content_type: str, duration_seconds: float | None) -> Thumbnail:
         self.calls += 1
         if self.calls <= self.failures:
             raise self.error
-        return await self.inner.poster(source, content_type)
+        return await self.inner.poster(source, content_type, duration_seconds)
 
 
 def later(ig: Any, *, hours: float) -> Any:

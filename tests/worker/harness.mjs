@@ -432,6 +432,57 @@ class ExecutionContext {
 
 let py; // the Pyodide instance
 let imagesBinding = null; // Miniflare's Images binding, in env unless a test leaves it out (set_var IMAGES "")
+
+// A fake Media Transformations binding (Miniflare has no offline one: the real binding is remote
+// only), in env when a test asks (set_var MEDIA "1"). It keeps the real chain (input, optional
+// transform, output, then the result's response/media/contentType promises), reads the whole
+// input stream, and answers a still of a video (an ISO BMFF ftyp or a Matroska/WebM header) with a
+// real FAKE_FRAME JPEG made by sharp (what Miniflare's Images emulation uses), else throws a
+// MediaError. What it was asked is kept for media_calls.
+const FAKE_FRAME = { width: 1280, height: 720, colour: { r: 230, g: 40, b: 40 } };
+const mediaCalls = [];
+function isVideo(bytes) {
+  const ftyp = bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === "ftyp";
+  const ebml = bytes.length >= 4 && bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3;
+  return ftyp || ebml;
+}
+const fakeMedia = {
+  input(stream) {
+    const call = { input_bytes: null, input_head: null, transform: null, output: null };
+    mediaCalls.push(call);
+    const read = new Response(stream).arrayBuffer().then((buffer) => {
+      const bytes = new Uint8Array(buffer);
+      call.input_bytes = bytes.length;
+      call.input_head = Buffer.from(bytes.subarray(0, 12)).toString("hex");
+      return bytes;
+    });
+    const transformer = {
+      transform(options) {
+        call.transform = JSON.parse(JSON.stringify(options));
+        return transformer;
+      },
+      output(options) {
+        call.output = JSON.parse(JSON.stringify(options));
+        const still = read.then(async (bytes) => {
+          if (!isVideo(bytes) || options.mode !== "frame") {
+            const error = new Error(`MediaError: not a video (${bytes.length} bytes) or not a frame`);
+            error.name = "MediaError";
+            throw error;
+          }
+          const { default: sharp } = await import("sharp");
+          const { width, height, colour } = FAKE_FRAME;
+          return sharp({ create: { width, height, channels: 3, background: colour } }).jpeg().toBuffer();
+        });
+        return {
+          response: async () => new Response(await still, { headers: { "content-type": "image/jpeg" } }),
+          media: async () => new Response(await still).body,
+          contentType: async () => "image/jpeg",
+        };
+      },
+    };
+    return transformer;
+  },
+};
 let currentCtx = null;
 let env = null;
 
@@ -894,6 +945,7 @@ const COMMANDS = {
     if (req.clear) sentLog.length = 0;
     return out;
   },
+  media_calls: async () => mediaCalls.slice(), // what the fake Media binding was asked, in order
   queue_clear: async () => {
     for (const q of Object.keys(queues)) queues[q].length = 0;
     sentLog.length = 0;
@@ -901,9 +953,14 @@ const COMMANDS = {
   },
   set_var: async (req) => {
     // IMAGES is the Images binding, not a var: "" leaves it out (a deployment without [images]), any other value puts it in.
+    // MEDIA likewise puts in (or leaves out) the fake Media binding.
     if (req.name === "IMAGES") {
       if (req.value) env.IMAGES = imagesBinding;
       else delete env.IMAGES;
+    } else if (req.name === "MEDIA") {
+      if (req.value) env.MEDIA = fakeMedia;
+      else delete env.MEDIA;
+      mediaCalls.length = 0;
     } else env[req.name] = req.value;
     return {};
   },

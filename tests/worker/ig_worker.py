@@ -99,8 +99,9 @@ class IgWorker:
         }
         self.configure(**{name: defaults.get(name) for name in SETTING_NAMES})  # every other setting unset
         # No Images binding, as a deployment without [images]: the messages and R2 objects that
-        # thumbnails add stay out of the tests that count them; IMAGES="1" puts it in.
-        self.configure(IMAGES=None)
+        # thumbnails add stay out of the tests that count them; IMAGES="1" puts it in (and MEDIA="1"
+        # the fake Media binding).
+        self.configure(IMAGES=None, MEDIA=None)
         self.configure(**vars)
 
     def tables(self) -> list[str]:

@@ -346,6 +346,11 @@ class WorkerHarness:
         """Every message the Worker sent (body, contentType, delaySeconds), in order."""
         return self.request("queue_sent", clear=clear)
 
+    def media_calls(self) -> list[dict]:
+        """What the fake Media binding was asked since it was last configured: for each input, its
+        size and first bytes (hex), and the transform and output options."""
+        return self.request("media_calls")
+
     def queue_clear(self) -> None:
         self.request("queue_clear")
 

@@ -83,7 +83,7 @@ START_TRY = f"""
 UPDATE artifacts SET thumbnail_attempts = thumbnail_attempts + 1,
                      thumbnail_due_at = json_extract(?2, '$[' || min(thumbnail_attempts, ?3) || ']')
 WHERE id = ?1 AND thumbnail_state = 'pending' AND deleted_at IS NULL AND {_TRIABLE}
-RETURNING job_id, blob_key, size, content_type, provider, poster_url, thumbnail_attempts
+RETURNING job_id, blob_key, size, content_type, duration_seconds, provider, poster_url, thumbnail_attempts
 """
 MADE = """
 UPDATE artifacts SET thumbnail_state = 'made', thumbnail_key = ?2, thumbnail_size = ?3, thumbnail_sha256 = ?4,
@@ -198,7 +198,7 @@ async def _made(deps: Deps, artifact_id: str, row: Row) -> Thumbnail:
     if source is None:
         raise FileNotFoundError(f"no blob {row['blob_key']} for artifact {artifact_id}")
     if video:
-        return await deps.thumbnailer.poster(source, row["content_type"])
+        return await deps.thumbnailer.poster(source, row["content_type"], row["duration_seconds"])
     return await deps.thumbnailer.thumbnail(source)
 
 

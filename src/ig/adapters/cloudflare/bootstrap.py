@@ -1,5 +1,5 @@
 """The Worker's composition root: bindings and vars from ``env`` into a ``Deps``. The only place
-that knows the binding names (DB, ARTIFACTS, JOBS, and IMAGES when configured)."""
+that knows the binding names (DB, ARTIFACTS, JOBS, and IMAGES and MEDIA when configured)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,14 @@ def deps_from_env(env: Any) -> Deps:
         http=FetchClient(),
         settings=settings_from_env(env),
         ed25519=WebCryptoEd25519(),
-        # Optional: without an [images] binding image artifacts simply get no thumbnails.
-        thumbnailer=ImagesThumbnailer(images) if (images := getattr(env, "IMAGES", None)) is not None else None,
+        thumbnailer=_thumbnailer(env),
     )
+
+
+def _thumbnailer(env: Any) -> ImagesThumbnailer | None:
+    """Optional: without an [images] binding no artifact gets a thumbnail; without [media] videos
+    get only the posters their providers make (a frame needs both: Media cuts, Images encodes)."""
+    images = getattr(env, "IMAGES", None)
+    if images is None:
+        return None
+    return ImagesThumbnailer(images, getattr(env, "MEDIA", None))

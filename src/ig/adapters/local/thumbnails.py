@@ -45,8 +45,8 @@ class PillowThumbnailer:
         path, _offset, _length = source.body  # a whole blob of FileBlobStore: its file
         return await asyncio.get_running_loop().run_in_executor(_WORKERS, make_thumbnail, path)
 
-    async def poster(self, source: StoredBlob, content_type: str) -> Thumbnail:
-        path, _offset, _length = source.body
+    async def poster(self, source: StoredBlob, content_type: str, duration_seconds: float | None) -> Thumbnail:
+        path, _offset, _length = source.body  # the duration is not needed: decoding finds where the video ends
         return await asyncio.get_running_loop().run_in_executor(_WORKERS, make_poster, path, content_type)
 
 
