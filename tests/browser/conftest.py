@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 CHROMIUM = os.environ.get("IG_TEST_CHROMIUM", "/usr/bin/chromium")
 # Chromium's own traffic (updates, sync, QUIC probes) is refused by a closed network, and as root
@@ -123,17 +123,14 @@ def serve_ig(tmp_path: Path) -> Iterator[Callable[..., IgServe]]:
             server.process.kill()
 
 
-@pytest.fixture(scope="session")
-def playwright_driver() -> Iterator[Playwright]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium per test file. Not per session: Playwright's sync API runs an event loop while
+    it is started, and the async tests a process runs next need none running."""
     with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="session")
-def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    launched = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield launched
-    launched.close()
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @dataclass

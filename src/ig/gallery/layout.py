@@ -78,11 +78,12 @@ def page(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="csrf-token" content="{csrf}"><title>{title} · ig</title>'
-        '<link rel="icon" href="data:,">{styles}{scripts}</head><body>'
+        '<link rel="icon" href="{icon}">{styles}{scripts}</head><body>'
         '<header class="top"><a class="brand" href="/">ig</a><nav>{links}</nav>{log_out}</header>'
         '<main id="main">{body}</main><div id="notice" aria-live="polite"></div></body></html>',
         csrf=context.session.csrf,
         title=title,
+        icon=asset_url("icon.svg"),
         styles=join(html('<link rel="stylesheet" href="{}">', asset_url(s)) for s in ("base.css", *styles)),
         scripts=join(html('<script src="{}" defer></script>', asset_url(s)) for s in ("common.js", *scripts)),
         links=links,
@@ -97,9 +98,10 @@ def bare_page(title: str, body: Markup, status: int = 200) -> ApiResponse:
     shell = html(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title} · ig</title>'
-        '<link rel="icon" href="data:,"><link rel="stylesheet" href="{css}"></head>'
+        '<link rel="icon" href="{icon}"><link rel="stylesheet" href="{css}"></head>'
         "<body><main>{body}</main></body></html>",
         title=title,
+        icon=asset_url("icon.svg"),
         css=asset_url("base.css"),
         body=body,
     )

@@ -22,7 +22,12 @@ from ig.gallery.markup import html
 log = logging.getLogger("ig")
 UI_PREFIX = "/ui"
 """``/ui/v1/...`` is ``/v1/...`` for the gallery's own scripts and images."""
-_FIRST_SEGMENTS = ("artifacts", "jobs", "create", "usage", "login", "logout", "static")
+_FIRST_SEGMENTS = ("artifacts", "jobs", "create", "usage", "login", "logout", "static", "favicon.ico")
+
+
+async def favicon(deps: Deps, request: ApiRequest) -> ApiResponse:
+    """Browsers ask for it on any page, JSON ones included."""
+    return await static_asset(deps, request, "icon.svg")
 
 
 async def static_asset(deps: Deps, request: ApiRequest, name: str) -> ApiResponse:
@@ -48,6 +53,7 @@ OPEN_ROUTES = Router(
         Route("POST", "/login", access.log_in),
         Route("POST", "/logout", access.log_out),
         Route("GET", "/static/{name}", static_asset),
+        Route("GET", "/favicon.ico", favicon),
     ]
 )
 # Pages: their handler takes (PageContext, ...).

@@ -27,6 +27,7 @@ def _version(text: str) -> str:
 
 
 ASSETS = {
+    "icon.svg": Asset("image/svg+xml", base.ICON),
     "base.css": Asset("text/css; charset=utf-8", base.CSS),
     "common.js": Asset("text/javascript; charset=utf-8", base.JS),
     "library.css": Asset("text/css; charset=utf-8", library.CSS),

@@ -1,6 +1,11 @@
 """What every gallery page uses: the layout's style, and ``window.ig`` (calls to ``/ui/v1`` with
 the CSRF token, and notices)."""
 
+ICON = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#2563eb"/>
+<rect x="6" y="6" width="9" height="9" rx="2" fill="#fff"/><rect x="17" y="6" width="9" height="9" rx="2" fill="#bfdbfe"/>
+<rect x="6" y="17" width="9" height="9" rx="2" fill="#bfdbfe"/><rect x="17" y="17" width="9" height="9" rx="2" fill="#fff"/></svg>
+"""
+
 CSS = r"""
 :root{color-scheme:light dark;--bg:#fafaf9;--fg:#1c1917;--muted:#78716c;--line:#e7e5e4;--panel:#fff;
 --accent:#2563eb;--danger:#b91c1c;--ok:#15803d;--warn:#b45309;--radius:8px;
@@ -56,15 +61,15 @@ JS = r"""
     return [problem.detail || problem.title || `HTTP ${status}`, ...fields].join("\n");
   }
 
-  // The API through the gallery's session: /ui/v1/... is /v1/... authorised by the cookie, and
-  // everything but a read must carry the page's CSRF token.
+  // The API through the gallery's session: ig.api("GET", "/v1/jobs") calls /ui/v1/jobs, which is
+  // /v1/jobs authorised by the cookie; everything but a read must carry the page's CSRF token.
   async function api(method, path, body) {
     const init = { method, credentials: "same-origin", headers: { accept: "application/json", "x-csrf-token": csrf() } };
     if (body !== undefined) {
       init.headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    const response = await fetch("/ui/v1" + path, init);
+    const response = await fetch("/ui" + path, init);
     const text = await response.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = null; }
