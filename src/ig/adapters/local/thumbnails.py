@@ -72,28 +72,31 @@ def make_poster(path: Any, content_type: str) -> Thumbnail:
     """The WebP thumbnail of a frame of the video file at ``path``: the first frame at or after
     ``POSTER_SECONDS``, else (a shorter video) the first. ``ThumbnailRefused`` for a file FFmpeg
     cannot read as ``content_type``, without a video track, or whose frames are over
-    ``THUMBNAIL_MAX_SOURCE_PIXELS``."""
+    ``THUMBNAIL_MAX_SOURCE_PIXELS`` (refused by FFmpeg before it decodes one)."""
     import av
 
     demuxer = DEMUXERS.get(content_type)
     if demuxer is None:
         raise ThumbnailRefused(f"no poster is taken from {content_type}")
+    # FFmpeg's own bound, for the frame it decodes while opening the file (to learn the stream's
+    # format) and for every frame after: a larger one is an error, never decoded.
+    limit = {"max_pixels": str(THUMBNAIL_MAX_SOURCE_PIXELS)}
     try:
-        with av.open(str(path), format=demuxer) as container:
+        with av.open(str(path), format=demuxer, options=limit) as container:
             if not container.streams.video:
                 raise ThumbnailRefused("the file has no video track")
             stream = container.streams.video[0]
-            # The track's header says the frame size: an absurd one is refused before decoding.
+            stream.codec_context.options = limit
             _refuse_over_limit(stream.codec_context.width, stream.codec_context.height)
             frame = _frame_near(container, stream, POSTER_SECONDS)
             if frame is None:
                 raise ThumbnailRefused("the video track has no frame that decodes")
-            _refuse_over_limit(frame.width, frame.height)  # a stream may change size mid-way
             return _webp(frame.to_image())
     except ThumbnailRefused:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise ThumbnailRefused(f"not a readable video: {exc}") from exc
+        bound = f"frames over {THUMBNAIL_MAX_SOURCE_PIXELS} pixels"
+        raise ThumbnailRefused(f"not a readable video (unreadable, or {bound}): {exc}") from exc
 
 
 def _frame_near(container: Any, stream: Any, seconds: float) -> Any:
