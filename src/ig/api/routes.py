@@ -245,6 +245,9 @@ ROUTER = Router(
             summary="Download an artifact's thumbnail",
             description="A WebP of at most 512 px a side (never enlarged), made once for each PNG, JPEG, WebP or GIF "
             "artifact (not SVG) soon after it is stored; 404 until it is made (`thumbnail_url` is null until then). "
+            "An MP4, WebM or QuickTime video's thumbnail is its poster: the still its provider made, when it made "
+            "one, else the video's frame at one second (the first of a shorter video) where the deployment can take "
+            "frames (PyAV on `ig serve`, the Media binding on the Worker); without either a video has none. "
             "The same caching, `ETag`, `Range` and `HEAD` rules as `/content`. A signed URL for it comes from "
             "`/url?rendition=thumbnail`; a `/content` signature does not open it, nor it `/content`.",
             tag="artifacts",
