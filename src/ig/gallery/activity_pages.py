@@ -542,7 +542,8 @@ async def create(context: PageContext) -> ApiResponse:
     form = html(
         '<form id="create-form" class="panel create" data-testid="create-form" novalidate>{source}'
         '<div class="row">{model}{preset}{provider}</div>'
-        '<p class="muted small">Task: <output id="create-task" data-testid="create-task"></output></p>'
+        '<p class="muted small">Task: <output id="create-task" data-testid="create-task"></output>'
+        ' <span id="create-about"></span></p>'
         "{variables}{prompt}"
         '<div class="row">{width}{height}{outputs}{seed}</div>{tags}'
         '<div class="form-problem error" role="alert" data-testid="create-problem" hidden></div>'
@@ -563,13 +564,13 @@ async def create(context: PageContext) -> ApiResponse:
         ),
         width=_field(
             "Width",
-            Markup(f'<input name="width" {number} step="64" placeholder="1024" data-testid="create-width">'),
+            Markup(f'<input name="width" {number} step="64" placeholder="default" data-testid="create-width">'),
             ["params.width", "params.image_size"],
             extra="sized",
         ),
         height=_field(
             "Height",
-            Markup(f'<input name="height" {number} step="64" placeholder="1024" data-testid="create-height">'),
+            Markup(f'<input name="height" {number} step="64" placeholder="default" data-testid="create-height">'),
             ["params.height"],
             extra="sized",
         ),
@@ -595,9 +596,10 @@ async def create(context: PageContext) -> ApiResponse:
         '<noscript><p class="panel error">The create form needs JavaScript: it submits the job through the API '
         "and follows it until it finishes. The API (<code>POST /v1/jobs</code>) works without it.</p></noscript>"
         '<div class="create-layout">{form}'
-        '<section class="panel progress" id="create-progress" data-testid="create-progress" hidden>'
-        '<h2>Job <span data-progress-status></span></h2><p class="muted" data-progress-detail></p>'
-        '<p><a data-progress-link href="/jobs">Open the job page</a></p>'
+        '<section class="panel progress" id="create-progress" data-testid="create-progress">'
+        "<h2>Job <span data-progress-status></span></h2>"
+        '<p class="muted" data-progress-detail>Submit the form: the job\'s progress and its outputs show here.</p>'
+        '<p><a data-progress-link href="/jobs" hidden>Open the job page</a></p>'
         '<div class="thumbs large" data-progress-results data-testid="create-results"></div></section></div>',
         form=form,
     )

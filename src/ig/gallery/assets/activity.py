@@ -10,6 +10,7 @@ CSS = r"""
 .button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
 .small{font-size:.8rem}
 .number{text-align:right;font-variant-numeric:tabular-nums}
+th[scope=row]{color:var(--fg);font-size:inherit;font-weight:500}
 .table-scroll{overflow-x:auto}
 .crumbs{margin:0 0 .4rem;color:var(--muted)}
 .empty{text-align:center;color:var(--muted);padding:2rem}
@@ -37,8 +38,10 @@ background:var(--bg)}
 .kind-tile{display:flex;width:100%;height:100%;align-items:center;justify-content:center;font-size:.7rem;
 color:var(--muted);text-transform:uppercase;letter-spacing:.04em;
 background:repeating-linear-gradient(45deg,transparent 0 6px,color-mix(in srgb,var(--line) 60%,transparent) 6px 12px)}
-.kind-video::before{content:"\25B6\FE0E";font-size:1.1rem;margin-right:.2rem}
-.kind-audio::before{content:"\266B";font-size:1.1rem;margin-right:.2rem}
+.kind-tile::before{font-size:1rem;margin-right:.25rem}
+.thumbs:not(.large) .kind-tile{font-size:0}.thumbs:not(.large) .kind-tile::before{margin:0}
+.kind-video::before{content:"\25B6\FE0E"}.kind-audio::before{content:"\266B"}
+.kind-text::before{content:"\00B6"}.kind-file::before{content:"\2193"}.kind-image::before{content:"\25CC"}
 .thumbs .more{font-size:.8rem;color:var(--muted)}
 
 /* one job */
@@ -187,6 +190,7 @@ JS = r"""
     const submit = form.querySelector("button[type=submit]");
     const problemBox = form.querySelector(".form-problem");
     const taskOut = document.getElementById("create-task");
+    const about = document.getElementById("create-about");
     const progress = document.getElementById("create-progress");
     let latest = 0; // which submission the progress panel shows
 
@@ -212,6 +216,7 @@ JS = r"""
       }
       const task = chosenOption()?.dataset.task || "";
       taskOut.textContent = task || "set by the model";
+      about.textContent = chosenOption()?.title ? `· ${chosenOption().title}` : "";
       for (const field of form.querySelectorAll(".field.sized")) field.hidden = !SIZED_TASKS.has(task);
     }
 
@@ -292,7 +297,9 @@ JS = r"""
       const status = progress.querySelector("[data-progress-status]");
       status.className = `status status-${job.status}`;
       status.textContent = job.status;
-      progress.querySelector("[data-progress-link]").href = `/jobs/${encodeURIComponent(job.id)}`;
+      const link = progress.querySelector("[data-progress-link]");
+      link.href = `/jobs/${encodeURIComponent(job.id)}`;
+      link.hidden = false;
       const detail = progress.querySelector("[data-progress-detail]");
       if (job.status === "failed") {
         detail.textContent = job.error ? `${job.error.code}: ${job.error.message}` : "The job failed.";
@@ -311,7 +318,6 @@ JS = r"""
 
     async function watch(job, mine) {
       const current = () => mine === latest;
-      progress.hidden = false;
       progress.dataset.done = "";
       showJob(job);
       let seen = TERMINAL.has(job.status) ? job : await follow(job.id, (j) => current() && showJob(j));
