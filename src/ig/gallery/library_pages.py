@@ -360,12 +360,13 @@ async def artifact(context: PageContext, artifact_id: str) -> ApiResponse:
     deleted = view["deleted_at"] is not None
     body = html(
         '<div class="artifact-page" data-artifact-id="{id}">'
-        '<section class="viewer" data-testid="artifact-media">{media}</section>'
+        '<section class="viewer viewer-{kind}" data-testid="artifact-media">{media}</section>'
         '<aside class="side">{head}{actions}{tags}{facts}</aside></div>'
-        "{params}{timings}"
-        "<section><h2>Made from</h2>{parents}<h2>Used to make</h2>{children}</section>"
-        "{job}{raw}{suggestions}",
+        '<div class="details">{params}{timings}</div>'
+        '<div class="details"><section><h2>Made from</h2>{parents}</section>'
+        "<section><h2>Used to make</h2>{children}</section>{job}</div>{raw}{suggestions}",
         id=artifact_id,
+        kind="deleted" if deleted else view["kind"],
         media=_tombstone(view) if deleted else await _media(context, view),
         head=html(
             '<h1 class="title">{}</h1><p class="muted summary">{}</p>',

@@ -47,8 +47,10 @@ overflow-wrap:anywhere;overflow:hidden}
 .artifact-page{display:grid;grid-template-columns:minmax(0,1fr) 23rem;gap:1.5rem;align-items:start}
 @media (max-width:960px){.artifact-page{grid-template-columns:minmax(0,1fr)}}
 .viewer{display:flex;align-items:center;justify-content:center;min-height:18rem;padding:.75rem;
-background:repeating-conic-gradient(color-mix(in srgb,var(--line) 55%,transparent) 0 25%,transparent 0 50%) 0 0/20px 20px,
-var(--panel);border:1px solid var(--line);border-radius:var(--radius)}
+background:var(--panel);border:1px solid var(--line);border-radius:var(--radius)}
+.viewer-image{background:repeating-conic-gradient(color-mix(in srgb,var(--line) 55%,transparent) 0 25%,transparent 0 50%)
+0 0/20px 20px,var(--panel)}
+.viewer-text{align-items:stretch;justify-content:flex-start;min-height:0}
 .viewer img,.viewer video{display:block;width:auto;height:auto;max-width:100%;max-height:78vh;border-radius:4px}
 .audio-player{display:flex;flex-direction:column;align-items:center;gap:1rem;width:100%;padding:2rem;color:var(--muted)}
 .audio-player audio{width:100%;max-width:34rem}
@@ -75,7 +77,7 @@ table.params th,table.timings th{width:11rem;font-size:.85rem;font-weight:500;co
 table.params td{overflow-wrap:anywhere}
 .strip{grid-template-columns:repeat(auto-fill,minmax(130px,1fr))}
 .strip .tile .meta{font-size:.72rem;padding-top:1.2rem}
-.details{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(26rem,100%),1fr));gap:0 2.5rem}
+.details{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(24rem,100%),1fr));gap:0 2.5rem}
 .raw summary{cursor:pointer;font-weight:600;margin:1.5rem 0 .5rem}
 """
 
