@@ -18,11 +18,9 @@ from ig.gallery import session as sessions
 from ig.gallery.assets import ASSETS
 from ig.gallery.layout import PageContext, bare_page, here, redirect
 from ig.gallery.markup import html
+from ig.gallery.paths import UI_PREFIX, api_path
 
 log = logging.getLogger("ig")
-UI_PREFIX = "/ui"
-"""``/ui/v1/...`` is ``/v1/...`` for the gallery's own scripts and images."""
-_FIRST_SEGMENTS = ("artifacts", "jobs", "create", "usage", "login", "logout", "static", "favicon.ico")
 
 
 async def favicon(deps: Deps, request: ApiRequest) -> ApiResponse:
@@ -67,18 +65,6 @@ PAGES = Router(
         Route("GET", "/usage", activity_pages.usage),
     ]
 )
-
-
-def serves(path: str) -> bool:
-    """The gallery answers this path (everything else is the API's)."""
-    if path == "/" or path.startswith(UI_PREFIX + "/"):
-        return True
-    return path.split("/")[1] in _FIRST_SEGMENTS
-
-
-def api_path(path: str) -> str:
-    """The API path a request is for: ``/ui/v1/x`` is ``/v1/x``; any other path is itself."""
-    return path[len(UI_PREFIX) :] if path.startswith(UI_PREFIX + "/v1/") else path
 
 
 async def handle(deps: Deps, request: ApiRequest) -> ApiResponse:
