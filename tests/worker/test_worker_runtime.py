@@ -57,6 +57,7 @@ def test_d1_schema_from_migrations_equals_schema_sql(ig):
         "0006_failover.sql",
         "0007_job_queries.sql",
         "0008_thumbnails.sql",
+        "0009_video_posters.sql",
     ]
     d1 = _shape(ig.rows)
     canonical = _canonical_shape()
