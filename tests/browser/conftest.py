@@ -1,6 +1,6 @@
 """The browser tier: ``ig serve`` in a real subprocess (the mock provider, real SQLite and files in
-a temporary directory) and Debian's Chromium driven by Playwright (``/usr/bin/chromium``; .ci/run
-installs it). Every page a test opens is watched: a console error or an uncaught exception on it
+a temporary directory) and the system's Chromium driven by Playwright (Debian's ``chromium``,
+which .ci/run installs). Every page a test opens is watched: a console error or an uncaught exception on it
 (a CSP violation is one) fails the test unless the test expected it.
 
 Tests here are synchronous (Playwright's sync API); they reach ig's API with httpx and read its
@@ -9,6 +9,7 @@ database directly, not through ig."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -22,8 +23,11 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
-CHROMIUM = os.environ.get("IG_TEST_CHROMIUM", "/usr/bin/chromium")
+SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+"""Looked for on PATH, after ``IG_TEST_CHROMIUM``; without any, Playwright's own Chromium
+(``uv run playwright install chromium``)."""
 # Chromium's own traffic (updates, sync, QUIC probes) is refused by a closed network, and as root
 # it needs --no-sandbox.
 CHROMIUM_ARGS = [
@@ -127,8 +131,16 @@ def serve_ig(tmp_path: Path) -> Iterator[Callable[..., IgServe]]:
 def browser() -> Iterator[Browser]:
     """One Chromium per test file. Not per session: Playwright's sync API runs an event loop while
     it is started, and the async tests a process runs next need none running."""
+    executable = os.environ.get("IG_TEST_CHROMIUM") or next(filter(None, map(shutil.which, SYSTEM_CHROMIUMS)), None)
     with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            launched = driver.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except PlaywrightError as exc:
+            pytest.fail(
+                f"no Chromium to run the browser tests ({exc.message.splitlines()[0]}): install your system's "
+                "(Debian: apt-get install chromium) or Playwright's (uv run playwright install chromium)",
+                pytrace=False,
+            )
         yield launched
         launched.close()
 
