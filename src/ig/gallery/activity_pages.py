@@ -719,7 +719,8 @@ async def usage(context: PageContext) -> ApiResponse:
     )
     body = html(
         '<div class="page-head"><h1>Usage</h1>{form}</div>'
-        '<p class="muted">Since {since} (UTC). Cost is what the providers reported or billed.</p>{totals}'
+        '<p class="muted">Since <time datetime="{since_text}" data-since>{since}</time> (UTC). Cost is what the'
+        " providers reported or billed.</p>{totals}"
         '<section class="usage-section panel" data-testid="usage-day"><h2>By day</h2>{day_charts}'
         "<details><summary>The numbers by day</summary>{day_table}</details></section>"
         '<section class="usage-section panel" data-testid="usage-model"><h2>By model</h2>{model_charts}{models_note}'
@@ -728,6 +729,7 @@ async def usage(context: PageContext) -> ApiResponse:
         "{providers_note}{provider_table}</section>",
         form=form,
         since=since.date().isoformat(),
+        since_text=since_text,
         totals=totals,
         day_charts=_pair(columns, by_day if total_jobs else [], "day", empty),
         day_table=_usage_table([i for i in by_day if i["jobs"]], "Day", "usage-table-day"),
