@@ -7,8 +7,20 @@ import ast
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-TIERS = ("unit", "integration", "worker")
-SERVERS = {"start_ig", "fake_runware", "receiver", "ig", "ig_harness", "make_worker", "worker_runtime", "library"}
+TIERS = ("unit", "integration", "worker", "browser")
+SERVERS = {
+    "start_ig",
+    "fake_runware",
+    "receiver",
+    "ig",
+    "ig_harness",
+    "make_worker",
+    "worker_runtime",
+    "library",
+    "serve_ig",
+    "open_page",
+    "browser",
+}
 """Fixtures that start ig, a fake server or the Worker harness."""
 
 
