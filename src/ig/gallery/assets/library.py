@@ -112,7 +112,7 @@ JS = r"""
       } finally {
         busy = false;
       }
-    }, { rootMargin: "800px 0px" });
+    }, { rootMargin: "400px 0px" });
     const watch = () => {
       observer.disconnect();
       const link = results.querySelector(".pager a.more");
