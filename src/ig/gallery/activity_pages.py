@@ -657,6 +657,8 @@ def _pair(chart: Callable[..., Markup], items: list[dict[str, Any]], what: str, 
     """A chart of job counts and one of cost over the same groups."""
     jobs = [Point(str(i["key"]), i["jobs"]) for i in items]
     cost = [Point(str(i["key"]), i["cost"] or 0.0) for i in items]
+    if items and not any(p.value for p in cost):
+        cost, empty = [], "No cost reported in this period."
     return html(
         '<div class="chart-pair"><figure class="chart-figure jobs" data-testid="chart-jobs-{what}">'
         "<figcaption>Jobs</figcaption>{jobs}</figure>"

@@ -30,6 +30,12 @@ table.jobs td{vertical-align:middle}
 table.jobs tr.has-error td{border-bottom:none}
 table.jobs tr.error-row td{padding-top:0;font-size:.85rem}
 table.jobs time{white-space:nowrap}
+@media (max-width:720px){
+table.jobs thead{display:none}table.jobs,table.jobs tbody{display:block}
+table.jobs tr{display:flex;flex-wrap:wrap;align-items:center;gap:.3rem .9rem;padding:.6rem 0;
+border-bottom:1px solid var(--line)}
+table.jobs td{border:none;padding:0}table.jobs td:nth-child(8){flex-basis:100%}
+table.jobs tr.has-error{border-bottom:none;padding-bottom:0}table.jobs tr.error-row td:first-child{display:none}}
 .thumbs{display:flex;flex-wrap:wrap;gap:.3rem;align-items:center}
 .thumb{display:block;width:44px;height:44px;border-radius:6px;overflow:hidden;border:1px solid var(--line);
 background:var(--bg)}
@@ -45,7 +51,8 @@ background:repeating-linear-gradient(45deg,transparent 0 6px,color-mix(in srgb,v
 .thumbs .more{font-size:.8rem;color:var(--muted)}
 
 /* one job */
-.job-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:1rem;align-items:start}
+.job-grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem;align-items:start}
+@media (max-width:800px){.job-grid{grid-template-columns:1fr}}
 .job-grid .wide,.job-grid .job-error{grid-column:1/-1}
 .job-grid h2{margin-top:0}
 .job-error{border-color:var(--danger)}
@@ -79,6 +86,7 @@ border-color:var(--danger)}
 .form-problem{white-space:pre-line;margin-bottom:.8rem}
 form.create .actions{display:flex;justify-content:flex-end}
 button[disabled]{opacity:.6;cursor:progress}
+button{user-select:none}
 .progress h2{margin-top:0;display:flex;gap:.5rem;align-items:center}
 
 /* usage */
@@ -89,9 +97,9 @@ form.period label{display:flex;gap:.4rem;align-items:center;color:var(--fg);font
 .totals strong{font-size:1.6rem;font-variant-numeric:tabular-nums}
 .usage-section{margin-bottom:1rem}.usage-section h2{margin-top:0}
 .chart-pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:1rem 2rem}
-.chart-figure{margin:0 0 .8rem}
+.chart-figure{margin:0 0 .8rem;overflow-x:auto}
 .chart-figure figcaption{font-size:.85rem;color:var(--muted);margin-bottom:.3rem}
-svg.chart{width:100%;height:auto;display:block;overflow:visible}
+svg.chart{width:100%;min-width:30rem;height:auto;display:block;overflow:visible}
 svg.chart text{fill:var(--muted);font-size:11px;font-family:inherit}
 svg.chart text.label{fill:var(--fg);font-size:12px}
 svg.chart .bar{fill:var(--accent)}
