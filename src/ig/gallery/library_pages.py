@@ -265,14 +265,21 @@ async def _tile(context: PageContext, artifact: dict[str, Any]) -> Markup:
     caption = _caption(artifact)
     return html(
         '<li class="tile tile-{kind}"><a href="/artifacts/{id}" data-testid="tile" data-id="{id}" title="{title}">'
-        '{preview}<span class="meta"><span class="caption">{caption}</span>{when}</span></a></li>',
+        '{preview}{badge}<span class="meta"><span class="caption">{caption}</span>{when}</span></a></li>',
         kind=artifact["kind"],
         id=artifact["id"],
         title=caption,
         preview=await _preview(context, artifact, caption),
+        badge=_video_badge(artifact) if artifact["kind"] == "video" and artifact["thumbnail_url"] else "",
         caption=_excerpt(caption, PROMPT_EXCERPT),
         when=_time(artifact["created_at"]),
     )
+
+
+def _video_badge(artifact: dict[str, Any]) -> Markup:
+    """A poster looks like any image: the badge says it plays."""
+    duration = _duration(artifact["duration_seconds"]) if artifact["duration_seconds"] else "Video"
+    return html('<span class="badge" aria-label="Video">▶ {}</span>', duration)
 
 
 async def _preview(context: PageContext, artifact: dict[str, Any], caption: str) -> Markup:
@@ -513,9 +520,9 @@ def _facts(view: dict[str, Any], provenance: dict[str, Any]) -> Markup:
                 if view["job_id"]
                 else None,
             ),
+            ("Made", _time(view["created_at"])),
         ]
     rows += [
-        ("Made", _time(view["created_at"])),
         ("NSFW", {True: "Flagged by the provider", False: "Checked, not flagged"}.get(view["nsfw"])),
         ("SHA-256", html('<code class="hash">{}</code>', view["sha256"])),
     ]

@@ -18,7 +18,7 @@ CSS = r"""
 .filter-errors{margin-bottom:1rem}.filter-errors p{margin:0}.filter-errors ul{margin:.3rem 0 0}
 
 .grid{list-style:none;margin:0;padding:0;display:grid;gap:.6rem;
-grid-template-columns:repeat(auto-fill,minmax(min(200px,45vw),1fr))}
+grid-template-columns:repeat(auto-fill,minmax(min(200px,calc(50% - .3rem)),1fr))}
 .tile a{display:block;position:relative;aspect-ratio:1;border-radius:var(--radius);overflow:hidden;
 background:var(--panel);border:1px solid var(--line);color:var(--fg)}
 .tile a:hover{text-decoration:none;border-color:var(--accent)}
@@ -31,6 +31,8 @@ line-height:1.3;opacity:0;transition:opacity .15s}
 .tile a:hover .meta,.tile a:focus-visible .meta{opacity:1}
 @media (hover:none){.tile .meta{opacity:1}}
 .tile .caption{display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden}
+.tile .badge{position:absolute;top:.4rem;left:.4rem;padding:.05rem .45rem;border-radius:4px;font-size:.75rem;
+background:rgb(0 0 0 / .65);color:#fff}
 .tile time{font-size:.72rem;opacity:.85}
 .kind-tile{display:flex;flex-direction:column;align-items:center;justify-content:center;gap:.35rem;height:100%;
 color:var(--muted);background:color-mix(in srgb,var(--accent) 6%,var(--panel));font-size:.85rem}
