@@ -407,11 +407,8 @@ async def job(context: PageContext, job_id: str) -> ApiResponse:
 def _field(label: str, control: Markup, fields: Iterable[str], *, extra: str = "", hidden: bool = False) -> Markup:
     """A form field with the request fields whose problems it shows (``params.width``...)."""
     return html(
-        '<div class="field {extra}" data-fields="{fields}"{hidden}><label>{label}{control}</label>'
-        '<span class="field-error" role="alert"></span></div>',
-        extra=extra,
-        fields=" ".join(fields),
-        hidden=attrs(hidden=hidden),
+        '<div{attributes}><label>{label}{control}</label><span class="field-error" role="alert"></span></div>',
+        attributes=attrs(class_=f"field {extra}".strip(), data_fields=" ".join(fields), hidden=hidden),
         label=label,
         control=control,
     )
