@@ -6,15 +6,12 @@ artifact or its job, and the sweeper tries again; artifacts from before thumbnai
 from __future__ import annotations
 
 import hashlib
-import io
 import sqlite3
-from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from fixtures import media_samples
 from fixtures.ports import use_ports
-from PIL import Image
+from fixtures.thumbnails import assert_thumbnail_of, later, made_artifacts, thumbnail_rows, webp_size
 
 from ig.adapters.local.thumbnails import PillowThumbnailer
 from ig.completion import sweeper
@@ -32,41 +29,6 @@ TEXT_JOB = {
     "task": "promptEnhance",
     "params": {"prompt": "a fox", "promptMaxLength": 100},
 }
-
-
-def thumbnail_rows(ig: Any, artifact_id: str) -> dict[str, Any]:
-    [row] = ig.rows(
-        "SELECT thumbnail_state, thumbnail_key, thumbnail_size, thumbnail_sha256, thumbnail_width, thumbnail_height,"
-        " thumbnail_attempts, thumbnail_error, thumbnail_due_at FROM artifacts WHERE id = ?",
-        (artifact_id,),
-    )
-    return row
-
-
-def webp_size(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as image:
-        assert image.format == "WEBP"
-        return image.size
-
-
-async def made_artifacts(ig: Any, body: dict[str, Any]) -> list[dict[str, Any]]:
-    job_id = (await ig.submit(body)).json()["id"]
-    job = await ig.wait(job_id)
-    assert job["status"] == "succeeded", job
-    await ig.drained()
-    return (await ig.wait(job_id))["artifacts"]
-
-
-def assert_thumbnail_of(ig: Any, artifact: dict[str, Any], data: bytes) -> None:
-    row = thumbnail_rows(ig, artifact["id"])
-    assert row["thumbnail_state"] == "made" and row["thumbnail_due_at"] is None
-    assert row["thumbnail_size"] == len(data) and row["thumbnail_sha256"] == hashlib.sha256(data).hexdigest()
-    width, height = webp_size(data)
-    assert (row["thumbnail_width"], row["thumbnail_height"]) == (width, height)
-    assert max(width, height) == min(512, max(artifact["width"], artifact["height"]))
-    assert abs(width / height - artifact["width"] / artifact["height"]) < 0.01
-    blob = ig.data_dir / "blobs" / row["thumbnail_key"]
-    assert blob.read_bytes() == data
 
 
 async def test_made_images_and_uploads_get_a_webp_thumbnail_served_like_their_content(start_ig):
@@ -154,13 +116,6 @@ class FailingThumbnailer:
         if self.calls <= self.failures:
             raise self.error
         return await self.inner.poster(source, content_type, duration_seconds)
-
-
-def later(ig: Any, *, hours: float) -> Any:
-    """ig's ports with the clock moved on, for a sweep run as if that much later."""
-    deps = ig.runtime.deps
-    moment = deps.clock() + timedelta(hours=hours)
-    return replace(deps, clock=lambda: moment)
 
 
 async def test_a_failing_thumbnail_leaves_the_job_alone_and_the_sweeper_retries_it(start_ig):

@@ -13,8 +13,8 @@ from typing import Any
 
 import av
 from fixtures.ports import use_ports
+from fixtures.thumbnails import assert_thumbnail_of, later, made_artifacts, thumbnail_rows
 from PIL import Image, ImageStat
-from test_thumbnails import assert_thumbnail_of, later, made_artifacts, thumbnail_rows
 
 from ig.adapters.local.thumbnails import PillowThumbnailer
 from ig.completion import sweeper
