@@ -22,7 +22,7 @@ from ig.gallery.markup import Markup, attrs, html, join
 from ig.library import media_types
 from ig.library.artifacts import artifact_record, artifact_view, list_artifacts, list_tags
 from ig.library.content import filename_for
-from ig.library.filters import parse_filters
+from ig.library.filters import Filters, parse_filters
 from ig.library.lineage import lineage_view
 from ig.library.views import job_view
 from ig.providers import catalogue
@@ -54,7 +54,7 @@ async def library(context: PageContext) -> ApiResponse:
         return redirect("/" + _query_string(_pairs(query)))
     fragment = context.request.arg("fragment") == "1"
     try:
-        filters = parse_filters(api_query(query))
+        filters = page_filters(query)
     except ValidationFailed as failed:
         if fragment:
             return _fragment(html('<p class="error">{}</p>', failed.detail), 422)
@@ -65,10 +65,10 @@ async def library(context: PageContext) -> ApiResponse:
     return await _library_page(context, listing, [])
 
 
-def api_query(query: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The API's filter for the page's query: ``from`` and ``to`` (days, inclusive) become the
+def page_filters(query: dict[str, list[str]]) -> Filters:
+    """The API's filters for the page's query: ``from`` and ``to`` (days, inclusive) become the
     API's ``created_after`` and ``created_before`` (moments, exclusive), and a page is
-    ``GRID_PAGE`` long unless it says otherwise. Bad days are field errors, as the API's are."""
+    ``GRID_PAGE`` long unless it says otherwise. Bad days are field errors beside the API's."""
     api = {name: values for name, values in query.items() if name not in PAGE_ONLY}
     api.setdefault("limit", [str(GRID_PAGE)])
     errors: list[FieldError] = []
@@ -83,12 +83,12 @@ def api_query(query: dict[str, list[str]]) -> dict[str, list[str]]:
             continue
         api[name] = [f"{day.isoformat()}T00:00:00Z"]
     try:
-        parse_filters(api)
+        filters = parse_filters(api)
     except ValidationFailed as failed:
-        errors += failed.errors
+        raise ValidationFailed(errors + failed.errors) from None
     if errors:
         raise ValidationFailed(errors)
-    return api
+    return filters
 
 
 def _pairs(query: dict[str, list[str]], *, without: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -301,7 +301,11 @@ async def _preview(context: PageContext, artifact: dict[str, Any], caption: str)
         # Never thumbnailed; as an <img> its scripts never run, and SVGs are small.
         return html(
             "<img{}>",
-            attrs(src=context.ui_path(f"/v1/artifacts/{artifact_id}/content"), alt=caption, loading="lazy"),
+            attrs(
+                src=context.ui_path(f"/v1/artifacts/{artifact_id}/content"),
+                alt=_excerpt(caption, PROMPT_EXCERPT),
+                loading="lazy",
+            ),
         )
     if kind == "text":
         start, _ = await _text_start(context, artifact_id, TILE_TEXT_BYTES)
@@ -366,13 +370,12 @@ async def artifact(context: PageContext, artifact_id: str) -> ApiResponse:
     provenance = view["provenance"] or {}
     deleted = view["deleted_at"] is not None
     body = html(
-        '<div class="artifact-page" data-artifact-id="{id}">'
+        '<div class="artifact-page">'
         '<section class="viewer viewer-{kind}" data-testid="artifact-media">{media}</section>'
         '<aside class="side">{head}{actions}{tags}{facts}</aside></div>'
         '<div class="details">{params}{timings}</div>'
         '<div class="details"><section><h2>Made from</h2>{parents}</section>'
         "<section><h2>Used to make</h2>{children}</section>{job}</div>{raw}{suggestions}",
-        id=artifact_id,
         kind="deleted" if deleted else view["kind"],
         media=_tombstone(view) if deleted else await _media(context, view),
         head=html(
@@ -427,7 +430,7 @@ async def _media(context: PageContext, view: dict[str, Any]) -> Markup:
             ICONS["audio"],
             attrs(src=source, controls=True, preload="metadata"),
         )
-    if kind == "text" and not media_types.runs_in_a_browser(content_type):
+    if kind == "text":
         shown, cut = await _text_start(context, artifact_id, TEXT_SHOWN_BYTES)
         note = (
             html(
