@@ -87,11 +87,12 @@ def _artifact_tile(context: PageContext, artifact: dict[str, Any]) -> Markup:
     """A link to the artifact's page showing its thumbnail, or, until it has one (or for kinds
     that have none), a tile naming its kind."""
     if artifact.get("thumbnail_url"):
+        params = (artifact.get("provenance") or {}).get("params") or {}
+        prompt = params.get("positivePrompt") or params.get("prompt")
         inside = html(
-            '<img src="{}" alt="{} {}" loading="lazy">',
+            '<img src="{}" alt="{}" loading="lazy">',
             context.ui_path(f"/v1/artifacts/{artifact['id']}/thumbnail"),
-            artifact["kind"],
-            artifact["id"][:8],
+            prompt if isinstance(prompt, str) else f"{artifact['kind']} {artifact['id'][:8]}",
         )
     else:
         pending = " (thumbnail pending)" if artifact["kind"] == "image" else ""
@@ -133,14 +134,17 @@ def _chosen_filters(context: PageContext) -> dict[str, str]:
 
 
 def _filter_form(chosen: dict[str, str], errors: list[FieldError]) -> Markup:
-    def text_field(name: str, label: str, placeholder: str) -> Markup:
+    def text_field(name: str, label: str, placeholder: str, suggestions: str | None = None) -> Markup:
         return html(
-            '<label>{label}<input name="{name}" value="{value}" placeholder="{placeholder}"'
-            ' data-testid="filter-{name}">{problems}</label>',
+            "<label>{label}<input{input}>{problems}</label>",
             label=label,
-            name=name,
-            value=chosen.get(name, ""),
-            placeholder=placeholder,
+            input=attrs(
+                name=name,
+                value=chosen.get(name, ""),
+                placeholder=placeholder,
+                list=suggestions,
+                data_testid=f"filter-{name}",
+            ),
             problems=_field_problems(errors, [name]),
         )
 
@@ -154,11 +158,13 @@ def _filter_form(chosen: dict[str, str], errors: list[FieldError]) -> Markup:
         '<label>Provider<select name="provider" data-testid="filter-provider">{providers}</select>'
         "{provider_problems}</label>{q}"
         '<div class="actions"><button type="submit" class="primary">Filter</button>'
-        '<a href="/jobs" class="button">Clear</a></div>{unplaced}</form>',
+        '<a href="/jobs" class="button">Clear</a></div>{unplaced}'
+        '<datalist id="model-aliases">{aliases}</datalist></form>',
         statuses=_options(statuses, chosen.get("status")),
         status_problems=_field_problems(errors, ["status"]),
         tag=text_field("tag", "Tag", "e.g. cats"),
-        model=text_field("model", "Model", "alias or model id"),
+        model=text_field("model", "Model", "alias or model id", "model-aliases"),
+        aliases=join(html('<option value="{}">', alias.name) for alias in catalogue.ALIASES),
         providers=_options(providers, chosen.get("provider")),
         provider_problems=_field_problems(errors, ["provider"]),
         q=text_field("q", "Search", "words in the prompt"),
@@ -275,6 +281,7 @@ def _request_panel(job: dict[str, Any]) -> Markup:
                 ("Preset", f"{preset['name']}@{preset['version']}" if preset else None),
                 ("Provider's task id", job["provider_task_id"]),
                 ("Tags", _tags(job["tags"]) if job["tags"] else None),
+                ("Metadata", _value(job["metadata"]) if job["metadata"] else None),
             ]
         ),
         rows=rows if params else Markup('<tr><td class="muted">No parameters.</td></tr>'),
