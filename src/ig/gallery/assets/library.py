@@ -5,7 +5,7 @@ CSS = r"""
 .filters{margin-bottom:1rem;padding:.8rem 1rem}
 .filters .row{display:flex;flex-wrap:wrap;gap:.7rem 1rem;align-items:flex-end}
 .filters .field{display:flex;flex-direction:column;gap:.2rem;min-width:9rem;margin:0}
-.filters .field:first-child{flex:1 1 16rem}
+.filters .field:has(#f-q){flex:1 1 16rem}
 .filters .submit{min-width:0}
 .filters input,.filters select{height:2.3rem}
 .filters fieldset{border:0;padding:0}
