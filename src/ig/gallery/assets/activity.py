@@ -162,13 +162,23 @@ JS = r"""
     return link;
   }
 
-  const waitingForThumbnail = (job) => job.artifacts.some((a) => a.kind === "image" && !a.thumbnail_url);
+  // Thumbnails are made just after the outputs are stored: a finished job is looked at again for
+  // a little while until its images have theirs.
+  async function withThumbnails(job, stillWanted = () => true) {
+    let seen = job;
+    for (let i = 0; i < THUMBNAIL_CHECKS && stillWanted(); i++) {
+      if (!seen.artifacts.some((a) => a.kind === "image" && !a.thumbnail_url)) break;
+      await sleep(500);
+      seen = await ig.api("GET", jobPath(job.id));
+    }
+    return seen;
+  }
 
   // --- the job page: follow an open job, cancel it ----------------------------------------------
 
   const live = document.querySelector("[data-job-live]");
   if (live) {
-    follow(live.dataset.jobLive).then(
+    follow(live.dataset.jobLive).then(withThumbnails).then(
       () => window.location.reload(),
       (error) => ig.notice(error.message, "error"),
     );
@@ -328,12 +338,8 @@ JS = r"""
       const current = () => mine === latest;
       progress.dataset.done = "";
       showJob(job);
-      let seen = TERMINAL.has(job.status) ? job : await follow(job.id, (j) => current() && showJob(j));
-      // Thumbnails are made just after the outputs are stored: look again for a little while.
-      for (let i = 0; i < THUMBNAIL_CHECKS && current() && waitingForThumbnail(seen); i++) {
-        await sleep(500);
-        seen = await ig.api("GET", jobPath(job.id));
-      }
+      const ended = TERMINAL.has(job.status) ? job : await follow(job.id, (j) => current() && showJob(j));
+      const seen = await withThumbnails(ended, current);
       if (!current()) return;
       showJob(seen);
       progress.dataset.done = "true";
