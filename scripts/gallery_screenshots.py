@@ -2,6 +2,10 @@
 provider in a temporary directory, a small library made through the API, then Chromium at
 1280x800. Run ``uv run python scripts/gallery_screenshots.py`` after changing how a page looks.
 
+The mock makes every job today and at no cost, so for the usage view the script gives a month of
+small mock jobs made through the API a spread of days and reported costs, written into the
+database directly: the one place it goes around ig.
+
 Needs a Chromium as the browser tests do (tests/browser/conftest.py)."""
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -95,6 +100,42 @@ def _make_library(api: httpx.Client) -> str:
     return shown
 
 
+def _month_of_usage(api: httpx.Client, data: Path) -> None:
+    rng = random.Random(7)
+    ids = []
+    for _ in range(3):
+        jobs = [
+            {
+                "provider": "mock",
+                "model": rng.choice(("flux-schnell", "flux-dev", "sdxl", "mock")),
+                "task": "imageInference",
+                "params": {"positivePrompt": "usage", "width": 64, "height": 64},
+            }
+            for _ in range(40)
+        ]
+        answer = api.post("/v1/jobs/batch", json={"jobs": jobs})
+        ids += [item["job"]["id"] for item in answer.json()["items"]]
+    for job_id in ids:
+        api.get(f"/v1/jobs/{job_id}", params={"wait": 30})
+    db = sqlite3.connect(data / "ig.sqlite3")
+    with db:
+        models = sorted({row[0] for row in db.execute("SELECT DISTINCT model FROM jobs")})
+        unit = {model: 0.0013 * (index + 1) for index, model in enumerate(models)}
+        for job_id in ids:
+            shift = f"-{int(rng.triangular(0, 29, 3))} days"
+            db.execute(
+                "UPDATE jobs SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, ?1),"
+                " completed_at = strftime('%Y-%m-%dT%H:%M:%fZ', completed_at, ?1) WHERE id = ?2",
+                (shift, job_id),
+            )
+            [model] = db.execute("SELECT model FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            db.execute(
+                "UPDATE results SET cost = ?1, cost_currency = 'USD', cost_source = 'reported' WHERE job_id = ?2",
+                (round(unit[model] * rng.uniform(0.8, 1.2), 6), job_id),
+            )
+    db.close()
+
+
 def _save(png: bytes, name: str) -> None:
     image = Image.open(io.BytesIO(png)).convert("RGB")
     out = DOCS / f"gallery-{name}.png"
@@ -120,6 +161,7 @@ def main() -> None:
                 except httpx.TransportError:
                     time.sleep(0.1)
             detail = _make_library(api)
+            _month_of_usage(api, data)
             while any(
                 a["thumbnail_url"] is None for a in api.get("/v1/artifacts", params={"kind": "image"}).json()["items"]
             ):

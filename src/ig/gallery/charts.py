@@ -14,7 +14,7 @@ from ig.gallery.markup import Markup, html, join
 
 COLUMNS_WIDTH = 640
 COLUMNS_HEIGHT = 220
-COLUMNS_MARGIN = (12, 8, 26, 48)  # top, right, bottom, left: room for the axis labels
+COLUMNS_MARGIN = (12, 8, 26, 64)  # top, right, bottom, left: room for the axis labels ("$0.0517")
 MAX_COLUMN_LABELS = 8
 """Days are labelled every so many columns, so that 90 of them stay readable."""
 BARS_WIDTH = 640
