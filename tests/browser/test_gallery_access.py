@@ -85,11 +85,14 @@ class _AttackerPage(http.server.BaseHTTPRequestHandler):
     target = ""
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        body = (
-            f'<form id="f" method="post" action="{self.target}" enctype="text/plain">'
-            '<input name=\'{"add":["added:by-another-site"],"x":"\' value=\'"}\'></form>'
-            "<script>document.getElementById('f').submit()</script>"
-        ).encode()
+        if self.path == "/link":  # a link to ig, as in a chat message
+            body = f'<a id="to-ig" href="{self.target}">a shared view</a>'.encode()
+        else:
+            body = (
+                f'<form id="f" method="post" action="{self.target}" enctype="text/plain">'
+                '<input name=\'{"add":["added:by-another-site"],"x":"\' value=\'"}\'></form>'
+                "<script>document.getElementById('f').submit()</script>"
+            ).encode()
         self.send_response(200)
         self.send_header("content-type", "text/html")
         self.send_header("content-length", str(len(body)))
@@ -123,6 +126,20 @@ def test_another_sites_form_cannot_change_anything(serve_ig, open_page, attacker
         page.goto(attacker_site.url)
     assert answer.value.status == 401  # SameSite=Strict: the cookie did not go with it
     assert _tags(ig, artifact_id) == ["kept:as-is"]
+
+
+def test_a_link_from_another_site_opens_the_view_in_the_session_it_has(serve_ig, open_page, attacker_site):
+    ig = serve_ig(token=TOKEN)
+    page = open_page(ig, "/")
+    attacker_site.target = f"{ig.url}/jobs?status=succeeded"
+    page.goto(attacker_site.url + "link")
+    page.click("#to-ig")
+    expect(page).to_have_url(f"{ig.url}/jobs?status=succeeded")  # not the log-in: the cookie went on the reload
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.context.clear_cookies()
+    page.goto(attacker_site.url + "link")
+    page.click("#to-ig")
+    expect(page).to_have_url(f"{ig.url}/login?next=%2Fjobs%3Fstatus%3Dsucceeded")
 
 
 SVG_WITH_SCRIPT = b"""<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"

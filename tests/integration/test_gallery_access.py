@@ -184,3 +184,14 @@ async def test_pages_and_assets_carry_their_safety_and_caching_headers(start_ig)
             ).status_code == 304
         missing = await client.get("/static/nothing.js")
         assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+
+
+async def test_a_navigation_from_another_site_without_the_cookie_is_asked_again_from_igs_own_page(start_ig):
+    ig = await start_ig(None, webhooks=False, mock_provider=True)
+    async with httpx.AsyncClient(base_url=ig.url) as client:
+        arriving = await client.get("/jobs?status=failed", headers={"sec-fetch-site": "cross-site"})
+        assert arriving.status_code == 200 and "set-cookie" not in arriving.headers
+        assert '<meta http-equiv="refresh" content="0;url=/jobs?status=failed">' in arriving.text
+        assert arriving.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        again = await client.get("/jobs?status=failed", headers={"sec-fetch-site": "same-origin"})
+        assert again.status_code == 200 and "set-cookie" in again.headers

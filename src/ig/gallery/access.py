@@ -54,6 +54,12 @@ def same_origin(request: ApiRequest) -> bool:
     return origin == f"{found.scheme}://{found.netloc}"
 
 
+def from_another_site(request: ApiRequest) -> bool:
+    """A navigation that started on another site (``Sec-Fetch-Site``, which browsers set and
+    pages cannot)."""
+    return request.method in SAFE_METHODS and request.headers.get("sec-fetch-site") == "cross-site"
+
+
 def login_form(next_path: str, error: str | None = None, status: int = 200) -> ApiResponse:
     body = html(
         '<div class="login panel"><h1>ig</h1><p class="muted">This gallery needs the service\'s API token '

@@ -108,6 +108,18 @@ def bare_page(title: str, body: Markup, status: int = 200) -> ApiResponse:
     return ApiResponse(status, dict(PAGE_HEADERS), shell.encode())
 
 
+def same_site_reload(location: str) -> ApiResponse:
+    """A page that loads ``location`` again at once, as a navigation from ig's own origin (a
+    refresh, no script): the browser then sends its SameSite=Strict cookie."""
+    shell = html(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="refresh" content="0;url={target}"><title>ig</title></head>'
+        '<body><p><a href="{target}">Continue to ig</a></p></body></html>',
+        target=location,
+    )
+    return ApiResponse(200, dict(PAGE_HEADERS), shell.encode())
+
+
 def redirect(location: str, headers: dict[str, str] | None = None) -> ApiResponse:
     return ApiResponse(303, {"location": location, "cache-control": "no-store", **(headers or {})})
 

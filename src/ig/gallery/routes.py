@@ -16,7 +16,7 @@ from ig.errors import Forbidden, IgError, MethodNotAllowed, NotFound, Unauthoriz
 from ig.gallery import access, activity_pages, library_pages
 from ig.gallery import session as sessions
 from ig.gallery.assets import ASSETS
-from ig.gallery.layout import PageContext, bare_page, here, redirect
+from ig.gallery.layout import PageContext, bare_page, here, local_target, redirect, same_site_reload
 from ig.gallery.markup import html
 from ig.gallery.paths import UI_PREFIX, api_path
 
@@ -83,6 +83,10 @@ async def _page(deps: Deps, request: ApiRequest) -> ApiResponse:
     session = access.current_session(deps, request)
     new_cookie = None
     if session is None:
+        if access.from_another_site(request):
+            # SameSite=Strict kept the cookie off this navigation (a link in a chat or a mail): ask
+            # again from ig's own page, which carries it, before deciding there is no session.
+            return same_site_reload(local_target(here(request)))
         if access.login_required(deps):
             return redirect("/login?next=" + quote(here(request), safe=""))
         session, value = sessions.new_session(deps.settings, access.now(deps))
