@@ -7,7 +7,6 @@ through ``ig.api``; a request's field problems are shown beside the fields they 
 CSS = r"""
 .page-head{display:flex;align-items:center;justify-content:space-between;gap:1rem;flex-wrap:wrap;margin-bottom:.6rem}
 .page-head h1{margin:0}
-.button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
 .small{font-size:.8rem}
 .number{text-align:right;font-variant-numeric:tabular-nums}
 th[scope=row]{color:var(--fg);font-size:inherit;font-weight:500}

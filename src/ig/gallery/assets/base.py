@@ -8,10 +8,10 @@ ICON = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect widt
 
 CSS = r"""
 :root{color-scheme:light dark;--bg:#fafaf9;--fg:#1c1917;--muted:#78716c;--line:#e7e5e4;--panel:#fff;
---accent:#2563eb;--danger:#b91c1c;--ok:#15803d;--warn:#b45309;--radius:8px;
+--accent:#2563eb;--on-accent:#fff;--danger:#b91c1c;--ok:#15803d;--warn:#b45309;--radius:8px;
 font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif}
 @media (prefers-color-scheme:dark){:root{--bg:#0c0a09;--fg:#e7e5e4;--muted:#a8a29e;--line:#292524;--panel:#1c1917;
---accent:#60a5fa;--danger:#f87171;--ok:#4ade80;--warn:#fbbf24}}
+--accent:#60a5fa;--on-accent:#0c0a09;--danger:#f87171;--ok:#4ade80;--warn:#fbbf24}}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg)}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
@@ -26,7 +26,7 @@ main{padding:1rem 1.2rem 3rem;max-width:110rem;margin:0 auto}
 h1{font-size:1.4rem;margin:.2rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 button,.button{font:inherit;border:1px solid var(--line);background:var(--panel);color:var(--fg);border-radius:6px;
 padding:.35rem .8rem;cursor:pointer}
-button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
+button.primary,.button.primary{background:var(--accent);border-color:var(--accent);color:var(--on-accent)}
 button.danger{color:var(--danger);border-color:var(--danger)}
 input,select,textarea{font:inherit;color:var(--fg);background:var(--panel);border:1px solid var(--line);border-radius:6px;
 padding:.35rem .5rem}

@@ -64,7 +64,6 @@ background:var(--panel);border:1px solid var(--line);border-radius:var(--radius)
 .side h2{font-size:.95rem;margin:1rem 0 .4rem}
 .actions{display:flex;gap:.5rem;flex-wrap:wrap}
 a.button{display:inline-block}a.button:hover{text-decoration:none}
-a.button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
 .chips{list-style:none;margin:0 0 .5rem;padding:0;display:flex;flex-wrap:wrap;gap:.3rem}
 .chips:empty::before{content:"No tags yet.";color:var(--muted);font-size:.85rem}
 .chip{display:inline-flex;align-items:center;gap:.1rem;padding:.05rem .15rem .05rem .6rem;border-radius:999px;
