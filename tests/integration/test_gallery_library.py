@@ -153,7 +153,7 @@ async def test_the_artifact_page_shows_its_provenance_its_job_and_its_lineage(st
     [child] = await make(ig, mock_job("upscale", inputs={"image": f"artifact:{first['id']}"}, upscaleFactor=2))
     page = (await ig.client.get(f"/artifacts/{first['id']}")).text
     facts = page.split('data-testid="provenance"')[1].split("</dl>")[0]
-    for shown in ("a fox in snow", "blurry", "mock", "imageInference", "<dd>7</dd>", "0 USD (reported)"):
+    for shown in ("a fox in snow", "blurry", "mock", "imageInference", "<dd>7</dd>", "$0 (reported)"):
         assert shown in facts, shown
     assert f'<img src="/ui/v1/artifacts/{first["id"]}/content"' in page
     assert f'href="/ui/v1/artifacts/{first["id"]}/content" download="{first["id"]}.png"' in page

@@ -15,9 +15,10 @@ from ig.api.catalogue_lists import model_list
 from ig.api.http import ApiResponse
 from ig.completion.callbacks import deliveries_view
 from ig.errors import FieldError, NotFound, ValidationFailed
+from ig.gallery import formats
 from ig.gallery.charts import Point, bars, columns
 from ig.gallery.layout import PageContext, page
-from ig.gallery.markup import Markup, attrs, esc, html, join
+from ig.gallery.markup import Markup, attrs, html, join
 from ig.job_states import OPEN_STATUSES, JobStatus
 from ig.jobs import placeholders
 from ig.jobs.presets import list_presets
@@ -47,36 +48,6 @@ DEFAULT_PROVIDER = "runware"
 
 def _status(status: str) -> Markup:
     return html('<span class="status status-{0}" data-testid="job-status">{0}</span>', status)
-
-
-def _moment(value: str | None) -> Markup:
-    """A stored time (``2026-11-29T11:14:02.527Z``) as the reader sees it, UTC to the second."""
-    if not value:
-        return Markup('<span class="muted">—</span>')
-    return html('<time datetime="{}">{}</time>', value, value[:19].replace("T", " "))
-
-
-def _seconds_between(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _money(value: float | None, currency: str | None = "USD") -> str:
-    if value is None:
-        return "—"
-    amount = f"{value:.4f}".rstrip("0").rstrip(".") if value else "0"
-    return f"${amount}" if currency in (None, "USD") else f"{amount} {currency}"
 
 
 def _tags(tags: Iterable[str]) -> Markup:
@@ -189,9 +160,9 @@ def _job_row(context: PageContext, job: dict[str, Any]) -> Markup:
         task=job["task"],
         model=html('{}<div class="muted small">{}</div>', alias, job["model"]) if alias else job["model"],
         provider=job["provider"],
-        created=_moment(job["created_at"]),
-        duration=_duration(_seconds_between(job["created_at"], job["completed_at"])),
-        cost=_money(job["cost"], job["cost_currency"]),
+        created=formats.moment(job["created_at"]),
+        duration=formats.duration(formats.seconds_between(job["created_at"], job["completed_at"])),
+        cost=formats.money(job["cost"], job["cost_currency"]),
         artifacts=shown if artifacts else Markup('<span class="muted">—</span>'),
         tags=_tags(job["tags"]),
     )
@@ -259,16 +230,10 @@ def _definitions(pairs: Iterable[tuple[str, Any]]) -> Markup:
     )
 
 
-def _value(value: Any) -> Markup:
-    if isinstance(value, str):
-        return esc(value)
-    return html("<code>{}</code>", json.dumps(value, ensure_ascii=False))
-
-
 def _request_panel(job: dict[str, Any]) -> Markup:
     preset = job["preset"]
     params = job["params"]
-    rows = join(html("<tr><th>{}</th><td>{}</td></tr>", name, _value(value)) for name, value in params.items())
+    rows = join(html("<tr><th>{}</th><td>{}</td></tr>", name, formats.value(value)) for name, value in params.items())
     model = html("{} <span class=muted>({})</span>", job["model_alias"], job["model"]) if job["model_alias"] else None
     return html(
         '<section class="panel" data-testid="job-request"><h2>Request</h2>{facts}'
@@ -281,7 +246,7 @@ def _request_panel(job: dict[str, Any]) -> Markup:
                 ("Preset", f"{preset['name']}@{preset['version']}" if preset else None),
                 ("Provider's task id", job["provider_task_id"]),
                 ("Tags", _tags(job["tags"]) if job["tags"] else None),
-                ("Metadata", _value(job["metadata"]) if job["metadata"] else None),
+                ("Metadata", formats.value(job["metadata"]) if job["metadata"] else None),
             ]
         ),
         rows=rows if params else Markup('<tr><td class="muted">No parameters.</td></tr>'),
@@ -302,13 +267,13 @@ def _timing_panel(job: dict[str, Any]) -> Markup:
         '<section class="panel" data-testid="job-timings"><h2>Timings and cost</h2>{}{}</section>',
         _definitions(
             [
-                ("Created", _moment(job["created_at"])),
-                ("Submitted", _moment(job["submitted_at"]) if job["submitted_at"] else None),
-                ("Completed", _moment(job["completed_at"]) if job["completed_at"] else None),
-                ("Cancelled", _moment(job["cancelled_at"]) if job["cancelled_at"] else None),
-                ("Deadline", _moment(job["deadline_at"]) if job["status"] in OPEN_STATUSES else None),
-                ("Took", _duration(_seconds_between(job["created_at"], job["completed_at"]))),
-                ("Cost", _money(job["cost"], job["cost_currency"])),
+                ("Created", formats.moment(job["created_at"])),
+                ("Submitted", formats.moment(job["submitted_at"]) if job["submitted_at"] else None),
+                ("Completed", formats.moment(job["completed_at"]) if job["completed_at"] else None),
+                ("Cancelled", formats.moment(job["cancelled_at"]) if job["cancelled_at"] else None),
+                ("Deadline", formats.moment(job["deadline_at"]) if job["status"] in OPEN_STATUSES else None),
+                ("Took", formats.duration(formats.seconds_between(job["created_at"], job["completed_at"]))),
+                ("Cost", formats.money(job["cost"], job["cost_currency"])),
                 ("Cost source", job["cost_source"]),
             ]
         ),
@@ -351,7 +316,7 @@ def _deliveries_panel(deliveries: list[dict[str, Any]]) -> Markup:
             d["url"],
             d["status"],
             len(d["attempts"]),
-            _moment(d["delivered_at"]) if d["delivered_at"] else _moment(d["next_attempt_at"]),
+            formats.moment(d["delivered_at"]) if d["delivered_at"] else formats.moment(d["next_attempt_at"]),
             next((a["error"] or a["status_code"] for a in reversed(d["attempts"])), ""),
         )
         for d in deliveries
@@ -640,9 +605,9 @@ def _usage_table(items: list[dict[str, Any]], heading: str, testid: str) -> Mark
             _count(item["succeeded"]),
             _count(item["failed"]),
             _percent(item["success_rate"]),
-            _money(item["cost"]),
-            _duration(item["p50_seconds"]),
-            _duration(item["p95_seconds"]),
+            formats.money(item["cost"]),
+            formats.duration(item["p50_seconds"]),
+            formats.duration(item["p95_seconds"]),
         )
         for item in items
     )
@@ -670,7 +635,7 @@ def _pair(chart: Callable[..., Markup], items: list[dict[str, Any]], what: str, 
         "</figure></div>",
         what=what,
         jobs=chart(jobs, title=f"Jobs by {what}", describe=_count, empty=empty),
-        cost=chart(cost, title=f"Cost by {what}", describe=_money, empty=empty),
+        cost=chart(cost, title=f"Cost by {what}", describe=formats.money, empty=empty),
     )
 
 
@@ -715,7 +680,7 @@ async def usage(context: PageContext) -> ApiResponse:
         _count(total_jobs),
         _count(sum(i["succeeded"] for i in reports["day"])),
         _count(sum(i["failed"] for i in reports["day"])),
-        _money(sum(i["cost"] or 0 for i in reports["day"])),
+        formats.money(sum(i["cost"] or 0 for i in reports["day"])),
     )
     empty = "No jobs in this period."
     form = html(

@@ -11,12 +11,13 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from ig.api.http import ApiResponse
 from ig.errors import FieldError, NotFound, ValidationFailed
+from ig.gallery import formats
 from ig.gallery.layout import PAGE_HEADERS, PageContext, page, redirect
 from ig.gallery.markup import Markup, attrs, html, join
 from ig.library import media_types
@@ -272,13 +273,13 @@ async def _tile(context: PageContext, artifact: dict[str, Any]) -> Markup:
         preview=await _preview(context, artifact, caption),
         badge=_video_badge(artifact) if artifact["kind"] == "video" and artifact["thumbnail_url"] else "",
         caption=_excerpt(caption, PROMPT_EXCERPT),
-        when=_time(artifact["created_at"]),
+        when=formats.moment(artifact["created_at"], seconds=False),
     )
 
 
 def _video_badge(artifact: dict[str, Any]) -> Markup:
     """A poster looks like any image: the badge says it plays."""
-    duration = _duration(artifact["duration_seconds"]) if artifact["duration_seconds"] else "Video"
+    duration = formats.duration(artifact["duration_seconds"]) if artifact["duration_seconds"] else "Video"
     return html('<span class="badge" aria-label="Video">▶ {}</span>', duration)
 
 
@@ -315,7 +316,7 @@ async def _preview(context: PageContext, artifact: dict[str, Any], caption: str)
         "video": "Video",
         "audio": "Audio",
     }.get(kind, _extension(artifact["content_type"]).upper())
-    duration = _duration(artifact["duration_seconds"]) if artifact["duration_seconds"] else ""
+    duration = formats.duration(artifact["duration_seconds"]) if artifact["duration_seconds"] else ""
     return html(
         '<span class="kind-tile">{icon}<span class="kind-label">{label}</span>{duration}</span>',
         icon=ICONS.get(kind, ICONS["file"]),
@@ -408,7 +409,7 @@ def _tombstone(view: dict[str, Any]) -> Markup:
     return html(
         '<div class="tombstone panel" data-testid="tombstone"><h2>Deleted</h2>'
         "<p>This artifact was deleted {}. Its file is gone; what made it is kept below.</p></div>",
-        _time(view["deleted_at"]),
+        formats.moment(view["deleted_at"]),
     )
 
 
@@ -435,8 +436,8 @@ async def _media(context: PageContext, view: dict[str, Any]) -> Markup:
         note = (
             html(
                 '<p class="muted">The first {} of {}; download it for the rest.</p>',
-                _size(len(shown.encode())),
-                _size(view["size"]),
+                formats.size(len(shown.encode())),
+                formats.size(view["size"]),
             )
             if cut
             else ""
@@ -447,7 +448,7 @@ async def _media(context: PageContext, view: dict[str, Any]) -> Markup:
         '<p><a class="button" href="{}" download="{}">Download</a></p></div>',
         ICONS["file"],
         content_type,
-        _size(view["size"]),
+        formats.size(view["size"]),
         source,
         filename_for(artifact_id, content_type),
     )
@@ -502,7 +503,7 @@ def _tag_editor(view: dict[str, Any]) -> Markup:
 def _facts(view: dict[str, Any], provenance: dict[str, Any]) -> Markup:
     rows: list[tuple[str, Any]] = []
     if view["role"] == "input":
-        rows += [("Uploaded", _time(provenance.get("uploaded_at"))), ("File name", provenance.get("filename"))]
+        rows += [("Uploaded", formats.moment(provenance.get("uploaded_at"))), ("File name", provenance.get("filename"))]
     else:
         params = provenance.get("params") or {}
         preset = provenance.get("preset")
@@ -523,7 +524,7 @@ def _facts(view: dict[str, Any], provenance: dict[str, Any]) -> Markup:
                 if view["job_id"]
                 else None,
             ),
-            ("Made", _time(view["created_at"])),
+            ("Made", formats.moment(view["created_at"])),
         ]
     rows += [
         ("NSFW", {True: "Flagged by the provider", False: "Checked, not flagged"}.get(view["nsfw"])),
@@ -539,15 +540,9 @@ def _params_table(params: Any) -> Markup:
     if not params:
         return Markup()
     rows = join(
-        html('<tr><th scope="row">{}</th><td>{}</td></tr>', name, _value(value)) for name, value in params.items()
+        html('<tr><th scope="row">{}</th><td>{}</td></tr>', name, formats.value(v)) for name, v in params.items()
     )
     return html('<section><h2>Parameters</h2><table class="params" data-testid="params">{}</table></section>', rows)
-
-
-def _value(value: Any) -> Markup:
-    if isinstance(value, str):
-        return html("{}", value)
-    return html("<code>{}</code>", json.dumps(value, ensure_ascii=False))
 
 
 TIMINGS = (
@@ -562,19 +557,19 @@ TIMINGS = (
 def _timings_table(timings: dict[str, Any] | None) -> Markup:
     if not timings or not timings.get("job_created_at"):
         return Markup()
-    start = _moment(timings["job_created_at"])
+    start = formats.parse_moment(timings["job_created_at"])
     rows = []
     for key, label in TIMINGS:
         moment = timings.get(key)
         if not moment:
             continue
-        after = (_moment(moment) - start).total_seconds()
+        after = (formats.parse_moment(moment) - start).total_seconds()
         rows.append(
             html(
                 '<tr><th scope="row">{}</th><td>{}</td><td class="muted">{}</td></tr>',
                 label,
-                _time(moment, seconds=True),
-                "" if key == "job_created_at" else f"+{_duration(after)}",
+                formats.moment(moment),
+                "" if key == "job_created_at" else f"+{formats.duration(after)}",
             )
         )
     return html(
@@ -638,8 +633,8 @@ def _summary(view: dict[str, Any]) -> str:
     if view["width"] and view["height"]:
         parts.append(f"{view['width']}×{view['height']}")
     if view["duration_seconds"]:
-        parts.append(_duration(view["duration_seconds"]))
-    parts.append(_size(view["size"]))
+        parts.append(formats.duration(view["duration_seconds"]))
+    parts.append(formats.size(view["size"]))
     return " · ".join(parts)
 
 
@@ -652,40 +647,8 @@ def _extension(content_type: str) -> str:
     return (media_types.by_content_type(content_type) or media_types.OCTET_STREAM).extension
 
 
-def _moment(iso: str) -> datetime:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
-
-
-def _time(iso: str | None, *, seconds: bool = False) -> Markup:
-    if not iso:
-        return Markup()
-    shown = _moment(iso).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
-    return html('<time datetime="{}">{}</time>', iso, shown)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    amount, unit = size / 1024, "KB"
-    for bigger in ("MB", "GB"):
-        if amount < 1024:
-            break
-        amount, unit = amount / 1024, bigger
-    return f"{amount:.1f} {unit}"
-
-
 def _cost(view: dict[str, Any]) -> str | None:
     if view["cost"] is None:
         return None
-    amount = f"{view['cost']:.6f}".rstrip("0").rstrip(".")
     source = f" ({view['cost_source']})" if view["cost_source"] else ""
-    return f"{amount} {view['cost_currency'] or ''}".strip() + source
+    return formats.money(view["cost"], view["cost_currency"]) + source
