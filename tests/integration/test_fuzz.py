@@ -87,7 +87,9 @@ OUTPUT_CAPS = {"width": 256, "height": 256, "numberResults": 2, "promptVersions"
 """Upper bounds on generated jobs' outputs (inside what the schemas allow), to keep the run short."""
 
 
-@schemathesis.serializer("audio/mpeg", "audio/wav", "audio/flac", "audio/ogg", "video/mp4", "video/webm", "video/quicktime")
+@schemathesis.serializer(
+    "audio/mpeg", "audio/wav", "audio/flac", "audio/ogg", "video/mp4", "video/webm", "video/quicktime"
+)
 def media_bytes(ctx: Any, value: Any) -> bytes:
     """Upload bodies for ``audio/*`` and ``video/*`` (Schemathesis ships ``image/*`` itself): the
     generated value's bytes, or its JSON spelling."""

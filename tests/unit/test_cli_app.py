@@ -55,7 +55,8 @@ def test_help_lists_every_exit_status_with_its_meaning(capsys):
     assert run(["--help"]) == ExitCode.OK
     shown = capsys.readouterr().out
     table = shown[shown.index("Exit status:") :].splitlines()[1:]
-    assert [line.split(maxsplit=1) for line in table] == [[str(int(code)), meaning] for code, meaning in MEANINGS.items()]
+    expected = [[str(int(code)), meaning] for code, meaning in MEANINGS.items()]
+    assert [line.split(maxsplit=1) for line in table] == expected
     assert set(MEANINGS) == set(ExitCode)
 
 
