@@ -18,6 +18,7 @@ from PIL import Image, ImageStat
 
 from ig.adapters.local.thumbnails import PillowThumbnailer
 from ig.completion import sweeper
+from ig.library import thumbnails
 
 MIGRATION = Path(__file__).resolve().parents[2] / "src" / "ig" / "migrations" / "0009_video_posters.sql"
 
@@ -91,6 +92,15 @@ async def test_a_poster_that_cannot_be_had_gives_way_to_a_frame(start_ig):
     use_ports(ig, thumbnailer=PillowThumbnailer())
     assert (await sweeper.sweep(later(ig, hours=1))).thumbnails_requested == 1
     await ig.drained()
+    thumbnail = await served_thumbnail(ig, video)
+    assert near(thumbnail.getpixel((256, 192)), frame_colour(ig, video))
+    assert thumbnail_rows(ig, video["id"])["thumbnail_error"] is None and posters_left(ig) == []
+
+
+async def test_a_poster_over_the_size_bound_gives_way_to_a_frame_and_leaves_nothing(start_ig, monkeypatch):
+    monkeypatch.setattr(thumbnails, "MAX_POSTER_BYTES", 100)  # the mock's banded PNG is larger
+    ig = await start_ig(None, webhooks=False)
+    [video] = await made_artifacts(ig, video_job(640, 480, poster=True))
     thumbnail = await served_thumbnail(ig, video)
     assert near(thumbnail.getpixel((256, 192)), frame_colour(ig, video))
     assert thumbnail_rows(ig, video["id"])["thumbnail_error"] is None and posters_left(ig) == []

@@ -4,7 +4,7 @@ size, so nothing ever needs a whole file in memory."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ig.deps import Deps
 from ig.errors import PayloadTooLarge
@@ -50,13 +50,21 @@ async def prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[byt
         yield chunk
 
 
-async def limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+async def limited(
+    chunks: AsyncIterator[bytes], limit: int, too_large: Callable[[int], Exception] | None = None
+) -> AsyncIterator[bytes]:
+    """``chunks`` until more than ``limit`` bytes have come, then ``too_large(limit)`` is raised
+    (an upload's 413 unless said otherwise)."""
     total = 0
     async for chunk in chunks:
         total += len(chunk)
         if total > limit:
-            raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
+            raise (too_large or _upload_too_large)(limit)
         yield chunk
+
+
+def _upload_too_large(limit: int) -> Exception:
+    return PayloadTooLarge(f"uploads are limited to {limit} bytes")
 
 
 async def nothing() -> AsyncIterator[bytes]:

@@ -26,12 +26,13 @@ gains a way to take frames."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 from ig.byte_sources import ByteSource, of_bytes
 from ig.deps import Deps, isoformat
 from ig.errors import clipped
+from ig.library.streams import limited
 from ig.ports import POSTER_SOURCE_TYPES, THUMBNAIL_TYPE, Row, Thumbnail, ThumbnailRefused
 from ig.providers.registry import provider_for
 
@@ -211,7 +212,7 @@ async def _from_provider_poster(deps: Deps, artifact_id: str, row: Row) -> Thumb
             raise ThumbnailRefused(f"the provider's poster has more than {MAX_POSTER_BYTES} bytes")
         await deps.blobs.put(
             key,
-            ByteSource(_at_most(download, MAX_POSTER_BYTES)),
+            ByteSource(limited(download, MAX_POSTER_BYTES, _poster_too_large)),
             content_type="application/octet-stream",  # the thumbnailer reads what it is from the bytes
             metadata={"artifact_id": artifact_id},
         )
@@ -224,13 +225,8 @@ async def _from_provider_poster(deps: Deps, artifact_id: str, row: Row) -> Thumb
         await deps.blobs.delete(key)
 
 
-async def _at_most(chunks: ByteSource, limit: int) -> AsyncIterator[bytes]:
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise ThumbnailRefused(f"the provider's poster has more than {limit} bytes")
-        yield chunk
+def _poster_too_large(limit: int) -> Exception:
+    return ThumbnailRefused(f"the provider's poster has more than {limit} bytes")
 
 
 async def _failed(deps: Deps, artifact_id: str, error: str, *, final: bool) -> None:
