@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fixtures.database import read_rows
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
@@ -54,12 +54,8 @@ class IgServe:
     api: httpx.Client
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        conn = sqlite3.connect(self.data_dir / "ig.sqlite3")
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute(sql, params).fetchall()]
-        finally:
-            conn.close()
+        """Read ig's database directly, not through ig."""
+        return read_rows(self.data_dir, sql, params)
 
     def make(self, params: dict[str, Any], *, tags: list[str] | None = None, **job: Any) -> dict[str, Any]:
         """Submit a job through the API (the mock makes a PNG by default) and wait until it has

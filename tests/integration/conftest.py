@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fixtures.database import read_rows
 from fixtures.fake_runware import FakeRunware
 from fixtures.ports import ScaledQueue, use_ports
 from fixtures.waiting import until
@@ -32,12 +32,7 @@ class LocalIg:
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Read ig's database directly, not through ig."""
-        conn = sqlite3.connect(self.data_dir / "ig.sqlite3")
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute(sql, params).fetchall()]
-        finally:
-            conn.close()
+        return read_rows(self.data_dir, sql, params)
 
     def blob_files(self) -> list[Path]:
         root = self.data_dir / "blobs" / "artifacts"

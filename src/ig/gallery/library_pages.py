@@ -286,28 +286,15 @@ def _video_badge(artifact: dict[str, Any]) -> Markup:
 async def _preview(context: PageContext, artifact: dict[str, Any], caption: str) -> Markup:
     """The tile's picture: the thumbnail when there is one, else a tile for the kind."""
     artifact_id, kind = artifact["id"], artifact["kind"]
+    alt = _excerpt(caption, PROMPT_EXCERPT)
     if artifact["thumbnail_url"]:
-        return html(
-            "<img{}>",
-            attrs(
-                src=context.ui_path(f"/v1/artifacts/{artifact_id}/thumbnail"),
-                alt=_excerpt(caption, PROMPT_EXCERPT),
-                loading="lazy",
-                decoding="async",
-                width=artifact["width"],
-                height=artifact["height"],
-            ),
-        )
+        thumbnail = context.ui_path(f"/v1/artifacts/{artifact_id}/thumbnail")
+        size = {"width": artifact["width"], "height": artifact["height"]}
+        return html("<img{}>", attrs(src=thumbnail, alt=alt, loading="lazy", decoding="async", **size))
     if artifact["content_type"] == "image/svg+xml":
         # Never thumbnailed; as an <img> its scripts never run, and SVGs are small.
-        return html(
-            "<img{}>",
-            attrs(
-                src=context.ui_path(f"/v1/artifacts/{artifact_id}/content"),
-                alt=_excerpt(caption, PROMPT_EXCERPT),
-                loading="lazy",
-            ),
-        )
+        content = context.ui_path(f"/v1/artifacts/{artifact_id}/content")
+        return html("<img{}>", attrs(src=content, alt=alt, loading="lazy"))
     if kind == "text":
         start, _ = await _text_start(context, artifact_id, TILE_TEXT_BYTES)
         return html('<span class="kind-tile text-tile"><span class="text-start">{}</span></span>', start)
