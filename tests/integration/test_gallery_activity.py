@@ -206,20 +206,23 @@ async def test_the_usage_view_charts_the_numbers_of_v1_usage(start_ig):
     empty = await ig.client.get("/usage")
     assert empty.status_code == 200
     assert "<svg" not in empty.text and empty.text.count("No jobs in this period.") == 6
-    for model in ("m-one", "m-one", "m-two"):
-        await finished(ig, mock_job(model=model))
+    assert empty.text.count("No tagged jobs in this period.") == 2
+    for model, tags in (("m-one", ["team:a"]), ("m-one", ["team:a", "draft"]), ("m-two", [])):
+        await finished(ig, mock_job(model=model, tags=tags))
 
     response = await ig.client.get("/usage", params={"days": "7"})
     page = response.text
     assert_obeys_the_csp(page)
     since = re.search(r'<time datetime="([^"]+)" data-since>', page).group(1)
     assert '<option value="7" selected>last 7 days</option>' in page
-    for group in ("day", "model", "provider"):
+    for group in ("day", "model", "provider", "tag"):
         usage = (await ig.client.get("/v1/usage", params={"group_by": group, "since": since})).json()["items"]
         figure = re.search(rf'data-testid="chart-jobs-{group}">.*?</figure>', page).group(0)
         assert f'aria-label="Jobs by {group}"' in figure and f"<title>Jobs by {group}</title>" in figure
         drawn = dict(re.findall(r'data-label="([^"]+)" data-value="([^"]+)"', figure))
         assert {k: float(v) for k, v in drawn.items() if float(v)} == {i["key"]: i["jobs"] for i in usage}
+        if group == "tag":
+            assert {i["key"]: i["jobs"] for i in usage} == {"team:a": 2, "draft": 1}
         cost = re.search(rf'data-testid="chart-cost-{group}">.*?</figure>', page).group(0)
         assert "No cost reported in this period." in cost  # the mock costs nothing
     assert (

@@ -665,11 +665,12 @@ async def usage(context: PageContext) -> ApiResponse:
     since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ")
     reports = {
         group: (await usage_report(context.deps.db, {"since": [since_text], "group_by": [group]}))["items"]
-        for group in ("day", "model", "provider")
+        for group in ("day", "model", "provider", "tag")
     }
     by_day = _days(since, days, reports["day"])
     models, models_note = _busiest(reports["model"])
     providers, providers_note = _busiest(reports["provider"])
+    tags, tags_note = _busiest(reports["tag"])
     total_jobs = sum(i["jobs"] for i in reports["day"])
     totals = html(
         '<div class="totals" data-testid="usage-totals">'
@@ -697,7 +698,10 @@ async def usage(context: PageContext) -> ApiResponse:
         '<section class="usage-section panel" data-testid="usage-model"><h2>By model</h2>{model_charts}{models_note}'
         "{model_table}</section>"
         '<section class="usage-section panel" data-testid="usage-provider"><h2>By provider</h2>{provider_charts}'
-        "{providers_note}{provider_table}</section>",
+        "{providers_note}{provider_table}</section>"
+        '<section class="usage-section panel" data-testid="usage-tag"><h2>By tag</h2>'
+        '<p class="muted small">A job counts under each of its tags; untagged jobs are under none.</p>{tag_charts}'
+        "{tags_note}{tag_table}</section>",
         form=form,
         since=since.date().isoformat(),
         since_text=since_text,
@@ -710,5 +714,8 @@ async def usage(context: PageContext) -> ApiResponse:
         provider_charts=_pair(bars, providers, "provider", empty),
         providers_note=providers_note,
         provider_table=_usage_table(providers, "Provider", "usage-table-provider") if providers else Markup(""),
+        tag_charts=_pair(bars, tags, "tag", "No tagged jobs in this period."),
+        tags_note=tags_note,
+        tag_table=_usage_table(tags, "Tag", "usage-table-tag") if tags else Markup(""),
     )
     return page(context, "Usage", body, active="usage", **ASSETS)
