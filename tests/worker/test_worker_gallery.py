@@ -60,7 +60,9 @@ def test_the_gallery_shows_the_library_from_d1_and_thumbnails_from_r2(ig):
 
 def test_static_assets_are_served_by_the_worker(ig):
     page, _, _ = _session(ig)
-    for href in re.findall(r'(?:href|src)="(/static/[^"]+)"', page):
+    hrefs = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
+    assert {h.split("?")[0] for h in hrefs} >= {"/static/base.css", "/static/common.js", "/static/icon.svg"}
+    for href in hrefs:
         asset = ig.fetch("GET", href)
         assert asset.status == 200 and asset.header("cache-control") == "public, max-age=31536000, immutable"
         assert len(asset.body) > 0
